@@ -1,0 +1,9 @@
+"""tinygrad_edu: a small reverse-mode autodiff engine on numpy, with
+Hessian-vector products, a minimal nn, and the optimizers of the lecture
+"neural network optimization tips"."""
+
+from tinygrad_edu.tensor import Tensor, concat, enable_grad, is_grad_enabled, manual_seed, no_grad, stack
+from tinygrad_edu.autograd import grad
+
+__all__ = ["Tensor", "concat", "enable_grad", "grad", "is_grad_enabled", "manual_seed", "no_grad", "stack"]
+__version__ = "0.1.0"
