@@ -1,0 +1,122 @@
+"""Layers, activations, containers and losses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from tinygrad_edu.nn import functional as F
+from tinygrad_edu.nn import init
+from tinygrad_edu.nn.module import Module, Parameter
+from tinygrad_edu.tensor import ArrayLike, Tensor
+
+
+class Linear(Module):
+    """y = x · Wᵀ + b, W: (out_features, in_features); PyTorch's initialisation
+    U(−1/√in, 1/√in) for both W and b."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: np.dtype | type = np.float64,
+        generator: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(np.empty((out_features, in_features)), dtype=dtype)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        self.bias = None
+        if bias:
+            bound = 1 / math.sqrt(in_features) if in_features else 0.0
+            self.bias = Parameter(np.empty(out_features), dtype=dtype)
+            init.uniform_(self.bias, -bound, bound, generator)
+
+    def forward(self, x: ArrayLike) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+ACTIVATIONS: dict[str, Callable[[], Module]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+class Sequential(Module):
+    """Applies its modules in order; they are named "0", "1", ..."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def forward(self, x: ArrayLike) -> Tensor:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+class MLP(Sequential):
+    """Linear layers of the given sizes with an activation between them
+    (none after the last): MLP([2, 16, 1]) = Linear(2,16) → ReLU → Linear(16,1)."""
+
+    def __init__(
+        self,
+        sizes: list[int],
+        activation: str = "relu",
+        dtype: np.dtype | type = np.float64,
+        generator: np.random.Generator | None = None,
+    ) -> None:
+        if len(sizes) < 2:
+            raise ValueError(f"MLP needs at least an input and an output size, got {sizes}.")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}.")
+        layers: list[Module] = []
+        for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+            layers.append(Linear(n_in, n_out, dtype=dtype, generator=generator))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+        super().__init__(*layers)
+        self.sizes = list(sizes)
+
+
+class MSELoss(Module):
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: ArrayLike) -> Tensor:
+        return F.mse_loss(input, target, self.reduction)
+
+
+class CrossEntropyLoss(Module):
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, logits: Tensor, target: ArrayLike) -> Tensor:
+        return F.cross_entropy(logits, target, self.reduction)

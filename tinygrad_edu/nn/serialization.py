@@ -1,0 +1,123 @@
+"""Checkpoints: a portable, safe file format (never pickle).
+
+One ``.npz`` file (loaded with ``allow_pickle=False``) holds every array, plus
+an entry ``__meta__`` with JSON that describes the nested structure: dicts
+(with string or integer keys), lists, tuples, numbers, strings, booleans and
+None.  Files are written to a temporary file and renamed into place, so an
+interrupted save never destroys the previous checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.tensor import Tensor
+
+FORMAT = "tinygrad_edu-checkpoint"
+VERSION = 1
+
+
+def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biuf":
+            raise TypeError(f"cannot save {where}: arrays must be numeric, got dtype {obj.dtype}.")
+        key = f"array_{len(arrays)}"
+        arrays[key] = obj
+        return {"__array__": key}
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else {"__float__": repr(obj)}
+    if isinstance(obj, list):
+        return [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
+    if isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise TypeError(f"cannot save {where}: dict keys must be str or int, got {type(k).__name__}.")
+            items.append([k, _encode(v, arrays, f"{where}[{k!r}]")])
+        return {"__dict__": items}
+    raise TypeError(
+        f"cannot save {where}: objects of type {type(obj).__name__} are not supported "
+        "(use arrays, Tensors, numbers, strings, None and nested dicts/lists/tuples; "
+        "for a module or optimizer save its state_dict())."
+    )
+
+
+def _decode(obj: Any, arrays: Any) -> Any:
+    if isinstance(obj, list):
+        return [_decode(v, arrays) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__array__" in obj:
+        return arrays[obj["__array__"]]
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    if "__tuple__" in obj:
+        return tuple(_decode(v, arrays) for v in obj["__tuple__"])
+    if "__dict__" in obj:
+        return {k: _decode(v, arrays) for k, v in obj["__dict__"]}
+    raise ValueError(f"unknown entry {sorted(obj)} in checkpoint metadata")
+
+
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Write obj (e.g. a state_dict, or a dict of several) to exactly ``path``, atomically."""
+    arrays: dict[str, np.ndarray] = {}
+    meta = {"format": FORMAT, "version": VERSION, "content": _encode(obj, arrays, "object")}
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist.")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read what ``save`` wrote.  Never unpickles: a file that needs pickle is refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}.")
+    problem = f"{path} is not a valid tinygrad_edu checkpoint"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError(f"{problem}: it is a single .npy array, not an .npz archive.")
+            if "__meta__" not in archive.files:
+                raise ValueError(f"{problem}: the archive has no __meta__ entry (was it written by nn.save?).")
+            meta = json.loads(archive["__meta__"].tobytes().decode())
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ValueError(f"{problem}: its metadata does not name the format {FORMAT!r}.")
+            if meta.get("version") != VERSION:
+                raise ValueError(f"{problem}: format version {meta.get('version')} is not supported.")
+            return _decode(meta["content"], {k: archive[k] for k in archive.files if k != "__meta__"})
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise ValueError(f"{problem}: it holds pickled Python objects, which are never loaded.") from None
+        if str(error).startswith(problem):
+            raise
+        raise ValueError(f"{problem}: {error}.") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as error:
+        raise ValueError(f"{problem} (corrupt or truncated file: {error}).") from None

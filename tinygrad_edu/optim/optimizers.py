@@ -1,0 +1,337 @@
+"""Optimizers: one update rule, many choices of its three parts.
+
+The lecture's summary of every method is one line,
+
+    θᵢᵗ⁺¹ ← θᵢᵗ − (ηᵗ / σᵢᵗ) · mᵢᵗ
+
+with mᵗ the direction (the gradient, or a momentum of gradients), σᵗ a
+per-parameter scale (1, or a root mean square of gradients) and ηᵗ the
+learning rate (possibly scheduled, possibly bias-corrected).  ``Optimizer``
+applies that line; each subclass only says how it computes (ηᵗ, σᵗ, mᵗ) in
+``direction_and_scale``.  The signatures, defaults and floating-point
+formulas are PyTorch's, so results agree with torch.optim.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.tensor import Tensor
+
+Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+NO_SCALE = 1.0  # σ = 1: the method does not rescale its direction
+
+
+def _check_hyperparameters(values: dict[str, Any]) -> None:
+    for name in ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay", "initial_accumulator_value"):
+        if name in values:
+            v = values[name]
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"Invalid {name}: {v!r}; it must be a finite number >= 0.")
+    if "alpha" in values and not 0.0 <= values["alpha"] <= 1.0:
+        raise ValueError(f"Invalid alpha: {values['alpha']!r}; it must lie in [0, 1].")
+    if "betas" in values:
+        betas = values["betas"]
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"Invalid betas: {betas!r}; both must lie in [0, 1).")
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, and the update.
+
+    ``params`` is an iterable of Tensors, or of dicts ``{"params": [...],
+    "lr": ...}`` (parameter groups with their own hyperparameters).
+    """
+
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+        _check_hyperparameters(defaults)
+        self.defaults = defaults
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list; pass model.parameters().")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        seen: set[int] = set()
+        for group in groups:
+            group = {**defaults, **group, "params": list(group["params"])}
+            _check_hyperparameters(group)
+            for p in group["params"]:
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}.")
+                if not p.is_leaf or not p.requires_grad:
+                    raise ValueError("optimizer can only optimize leaf tensors with requires_grad=True.")
+                if id(p) in seen:
+                    raise ValueError(
+                        f"a parameter of shape {p.shape} appears twice in the optimizer; "
+                        "pass each parameter once."
+                    )
+                seen.add(id(p))
+            self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = Tensor._make(np.zeros_like(p.data), None)
+
+    def direction_and_scale(
+        self, theta: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
+    ) -> tuple[float, np.ndarray | float, np.ndarray]:
+        """Return (ηᵗ, σᵗ, mᵗ) for one parameter, updating its ``state``."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """θ ← θ − ηᵗ · (mᵗ / σᵗ) for every parameter that has a gradient."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.setdefault(p, {})
+                eta, sigma, m = self.direction_and_scale(p.data, p.grad.data, state, group)
+                if sigma is not NO_SCALE:
+                    m = m / sigma
+                p.data -= eta * m
+                p.bump_version()
+
+    # -- checkpoints ------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """{'optimizer': name, 'state': {index: {...}}, 'param_groups': [...]}; parameters by index."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            entry = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items() if k != "params"}
+            entry["params"] = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                entry["params"].append(index[id(p)])
+            groups.append(entry)
+        state = {index[id(p)]: copy.deepcopy(s) for p, s in self.state.items()}
+        return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and state so training continues exactly."""
+        name = state_dict.get("optimizer")
+        if name != type(self).__name__:
+            raise ValueError(f"this state_dict is from a {name} optimizer, not {type(self).__name__}.")
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+            len(saved["params"]) != len(own["params"]) for saved, own in zip(groups, self.param_groups)
+        ):
+            raise ValueError("the state_dict has a different number of parameter groups or parameters.")
+        params = [p for group in self.param_groups for p in group["params"]]
+        new_state = {}
+        for i, s in state_dict["state"].items():
+            p = params[int(i)]
+            for key, value in s.items():
+                if isinstance(value, np.ndarray) and value.shape != p.shape:
+                    raise ValueError(
+                        f"state '{key}' of parameter {i} has shape {value.shape} but the parameter has "
+                        f"shape {p.shape}."
+                    )
+            new_state[p] = {k: (v.astype(p.dtype) if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+        for saved, own in zip(groups, self.param_groups):
+            for key, value in saved.items():
+                if key != "params":
+                    own[key] = tuple(value) if isinstance(own.get(key), tuple) else value
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
+        return f"{type(self).__name__}({settings})"
+
+
+def _with_weight_decay(theta: np.ndarray, g: np.ndarray, weight_decay: float) -> np.ndarray:
+    """L2 regularisation folded into the gradient: g + λ·θ."""
+    return g + weight_decay * theta if weight_decay else g
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum (PyTorch's form).
+
+        g ← g + λθ;   b ← μ·b + (1 − τ)·g  (b = g at the first step)
+        m = g + μ·b (nesterov) or b;   θ ← θ − η·m          (σ = 1)
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        nesterov: bool = False,
+        weight_decay: float = 0,
+    ) -> None:
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires momentum > 0 and dampening = 0.")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+
+    def direction_and_scale(self, theta, g, state, group):
+        g = _with_weight_decay(theta, g, group["weight_decay"])
+        mu = group["momentum"]
+        if mu:
+            buffer = state.get("momentum_buffer")
+            buffer = g.copy() if buffer is None else mu * buffer + (1 - group["dampening"]) * g
+            state["momentum_buffer"] = buffer
+            g = g + mu * buffer if group["nesterov"] else buffer
+        return group["lr"], NO_SCALE, g
+
+
+class Momentum(Optimizer):
+    """The lecture's momentum:  mᵗ = λ·mᵗ⁻¹ − η·gᵗ⁻¹,   θᵗ = θᵗ⁻¹ + mᵗ.
+
+    m is a weighted sum of all past gradients (m⁰ = 0).  The learning rate
+    lives inside m here, so in the summary form η = σ = 1 and the step is −m.
+    With a constant η this equals SGD(momentum=λ) with m = −η·b.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.9) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    def direction_and_scale(self, theta, g, state, group):
+        m = state["m"] = group["momentum"] * state.get("m", 0.0) - group["lr"] * g
+        return 1.0, NO_SCALE, -m
+
+
+class Adagrad(Optimizer):
+    """Adagrad (PyTorch's form):
+
+        ηᵗ = η / (1 + (t − 1)·lr_decay);   s ← s + g²;   σ = √s + ε;   θ ← θ − ηᵗ·g/σ
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+    ) -> None:
+        defaults = dict(
+            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, eps=eps,
+        )  # fmt: skip
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p] = {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
+
+    def direction_and_scale(self, theta, g, state, group):
+        state["step"] += 1
+        g = _with_weight_decay(theta, g, group["weight_decay"])
+        eta = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        state["sum"] = state["sum"] + g * g
+        return eta, np.sqrt(state["sum"]) + group["eps"], g
+
+
+class RMS(Optimizer):
+    """The lecture's Adagrad: σᵢᵗ is the root mean square of the current and
+    all past gradients,  σᵗ = √( (1/(t+1)) Σₖ₌₀ᵗ (gᵏ)² ),   θ ← θ − η·g/(σ + ε)."""
+
+    def __init__(self, params: Params, lr: float = 1e-2, eps: float = 1e-10) -> None:
+        super().__init__(params, dict(lr=lr, eps=eps))
+
+    def direction_and_scale(self, theta, g, state, group):
+        state["step"] = state.get("step", 0) + 1
+        state["sum_sq"] = state.get("sum_sq", 0.0) + g * g
+        sigma = np.sqrt(state["sum_sq"] / state["step"])
+        return group["lr"], sigma + group["eps"], g
+
+
+class RMSprop(Optimizer):
+    """RMSProp (PyTorch's form): σᵗ = √(α(σᵗ⁻¹)² + (1 − α)(gᵗ)²) + ε.
+
+        v ← α·v + (1 − α)·g²;   centered: ḡ ← α·ḡ + (1 − α)·g,  σ = √(v − ḡ²) + ε
+        momentum μ > 0:  b ← μ·b + g/σ,  θ ← θ − η·b;   else  θ ← θ − η·g/σ
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+    ) -> None:
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        super().__init__(params, defaults)
+
+    def direction_and_scale(self, theta, g, state, group):
+        alpha = group["alpha"]
+        g = _with_weight_decay(theta, g, group["weight_decay"])
+        state["step"] = state.get("step", 0) + 1
+        v = alpha * state.get("square_avg", 0.0) + (1 - alpha) * (g * g)
+        state["square_avg"] = v
+        if group["centered"]:
+            mean = alpha * state.get("grad_avg", 0.0) + (1 - alpha) * g
+            state["grad_avg"] = mean
+            v = v - mean * mean
+        sigma = np.sqrt(v) + group["eps"]
+        if group["momentum"] > 0:
+            buffer = group["momentum"] * state.get("momentum_buffer", 0.0) + g / sigma
+            state["momentum_buffer"] = buffer
+            return group["lr"], NO_SCALE, buffer
+        return group["lr"], sigma, g
+
+
+class Adam(Optimizer):
+    """Adam = RMSProp + momentum, with bias correction (PyTorch's form):
+
+        m ← β₁m + (1 − β₁)g;   v ← β₂v + (1 − β₂)g²     (v ← max(v_max, v) with amsgrad)
+        ηᵗ = η / (1 − β₁ᵗ);    σᵗ = √v / √(1 − β₂ᵗ) + ε;   θ ← θ − ηᵗ · m/σᵗ
+    """
+
+    decoupled_weight_decay = False
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def direction_and_scale(self, theta, g, state, group):
+        beta1, beta2 = group["betas"]
+        if self.decoupled_weight_decay:
+            theta *= 1 - group["lr"] * group["weight_decay"]
+        else:
+            g = _with_weight_decay(theta, g, group["weight_decay"])
+        t = state["step"] = state.get("step", 0) + 1
+        m = state["exp_avg"] = beta1 * state.get("exp_avg", 0.0) + (1 - beta1) * g
+        v = state["exp_avg_sq"] = beta2 * state.get("exp_avg_sq", 0.0) + (1 - beta2) * (g * g)
+        if group["amsgrad"]:
+            v = state["max_exp_avg_sq"] = np.maximum(state.get("max_exp_avg_sq", 0.0), v)
+        sigma = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
+        return group["lr"] / (1 - beta1**t), sigma, m
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay:  θ ← θ·(1 − η·λ), then Adam's step."""
+
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
