@@ -132,9 +132,9 @@ class _InPlaceClock:
 def _check_saved(fn: Function) -> None:
     if fn.parents is None:
         raise RuntimeError(_FREED.format(op=fn.name))
-    if _InPlaceClock.now != fn.stamp:  # something changed in place since fn ran
-        if any(p._version > fn.stamp for p in fn.parents) or getattr(fn, "out_modified", False):
-            raise RuntimeError(_MODIFIED.format(op=fn.name))
+    changed_since = _InPlaceClock.now != fn.stamp  # cheap test first: anything changed in place?
+    if changed_since and (any(p._version > fn.stamp for p in fn.parents) or getattr(fn, "out_modified", False)):
+        raise RuntimeError(_MODIFIED.format(op=fn.name))
 
 
 def _topological_order(roots: Sequence[Function]) -> list[Function]:

@@ -31,9 +31,7 @@ def spirals(n: int = 300, classes: int = 3, noise: float = 0.2, seed: int | None
     return np.column_stack([radius * np.sin(angle), radius * np.cos(angle)]), y
 
 
-def blobs(
-    n: int = 200, centers: int = 3, std: float = 0.5, seed: int | None = 0
-) -> tuple[np.ndarray, np.ndarray]:
+def blobs(n: int = 200, centers: int = 3, std: float = 0.5, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian clusters around ``centers`` points spread on a circle of radius 3."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % centers

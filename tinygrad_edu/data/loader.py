@@ -40,6 +40,13 @@ class DataLoader:
         self.shuffle, self.drop_last = shuffle, drop_last
         self.rng = np.random.default_rng(seed)
 
+    def state_dict(self) -> dict:
+        """The shuffling generator's state, so a resumed run draws the same orders."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
     def __len__(self) -> int:
         """Batches per epoch."""
         n = len(self.X)

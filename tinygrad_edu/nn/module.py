@@ -101,9 +101,7 @@ class Module:
             value = np.asarray(value.data if isinstance(value, Tensor) else value)
             p = own[name]
             if value.shape != p.shape:
-                raise ValueError(
-                    f"state_dict['{name}'] has shape {value.shape} but the parameter has shape {p.shape}."
-                )
+                raise ValueError(f"state_dict['{name}'] has shape {value.shape} but the parameter has shape {p.shape}.")
             p.data[...] = value
             p.bump_version()
 

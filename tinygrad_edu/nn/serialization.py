@@ -102,17 +102,16 @@ def load(path: str | os.PathLike) -> Any:
         raise FileNotFoundError(f"no checkpoint at {path}.")
     problem = f"{path} is not a valid tinygrad_edu checkpoint"
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError(f"{problem}: it is a single .npy array, not an .npz archive.")
-            if "__meta__" not in archive.files:
-                raise ValueError(f"{problem}: the archive has no __meta__ entry (was it written by nn.save?).")
-            meta = json.loads(archive["__meta__"].tobytes().decode())
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ValueError(f"{problem}: its metadata does not name the format {FORMAT!r}.")
-            if meta.get("version") != VERSION:
-                raise ValueError(f"{problem}: format version {meta.get('version')} is not supported.")
-            return _decode(meta["content"], {k: archive[k] for k in archive.files if k != "__meta__"})
+        archive = np.load(path, allow_pickle=False)
+    except ValueError as error:  # numpy tried to read it as a pickle
+        raise ValueError(f"{problem}: it is neither an .npz archive nor an .npy array ({error}).") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(f"{problem} (corrupt or truncated file: {error}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{problem}: it is a single .npy array, not an .npz archive written by nn.save.")
+    try:
+        with archive:
+            return _read_archive(archive, problem)
     except ValueError as error:
         if "pickle" in str(error):
             raise ValueError(f"{problem}: it holds pickled Python objects, which are never loaded.") from None
@@ -121,3 +120,14 @@ def load(path: str | os.PathLike) -> Any:
         raise ValueError(f"{problem}: {error}.") from None
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as error:
         raise ValueError(f"{problem} (corrupt or truncated file: {error}).") from None
+
+
+def _read_archive(archive: np.lib.npyio.NpzFile, problem: str) -> Any:
+    if "__meta__" not in archive.files:
+        raise ValueError(f"{problem}: the archive has no __meta__ entry (was it written by nn.save?).")
+    meta = json.loads(archive["__meta__"].tobytes().decode())
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{problem}: its metadata does not name the format {FORMAT!r}.")
+    if meta.get("version") != VERSION:
+        raise ValueError(f"{problem}: format version {meta.get('version')} is not supported.")
+    return _decode(meta["content"], {k: archive[k] for k in archive.files if k != "__meta__"})

@@ -68,8 +68,7 @@ class Optimizer:
                     raise ValueError("optimizer can only optimize leaf tensors with requires_grad=True.")
                 if id(p) in seen:
                     raise ValueError(
-                        f"a parameter of shape {p.shape} appears twice in the optimizer; "
-                        "pass each parameter once."
+                        f"a parameter of shape {p.shape} appears twice in the optimizer; pass each parameter once."
                     )
                 seen.add(id(p))
             self.param_groups.append(group)
@@ -133,8 +132,7 @@ class Optimizer:
             for key, value in s.items():
                 if isinstance(value, np.ndarray) and value.shape != p.shape:
                     raise ValueError(
-                        f"state '{key}' of parameter {i} has shape {value.shape} but the parameter has "
-                        f"shape {p.shape}."
+                        f"state '{key}' of parameter {i} has shape {value.shape} but the parameter has shape {p.shape}."
                     )
             new_state[p] = {k: (v.astype(p.dtype) if isinstance(v, np.ndarray) else v) for k, v in s.items()}
         for saved, own in zip(groups, self.param_groups):
@@ -156,8 +154,8 @@ def _with_weight_decay(theta: np.ndarray, g: np.ndarray, weight_decay: float) ->
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum (PyTorch's form).
 
-        g ← g + λθ;   b ← μ·b + (1 − τ)·g  (b = g at the first step)
-        m = g + μ·b (nesterov) or b;   θ ← θ − η·m          (σ = 1)
+    g ← g + λθ;   b ← μ·b + (1 − τ)·g  (b = g at the first step)
+    m = g + μ·b (nesterov) or b;   θ ← θ − η·m          (σ = 1)
     """
 
     def __init__(
@@ -204,7 +202,7 @@ class Momentum(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad (PyTorch's form):
 
-        ηᵗ = η / (1 + (t − 1)·lr_decay);   s ← s + g²;   σ = √s + ε;   θ ← θ − ηᵗ·g/σ
+    ηᵗ = η / (1 + (t − 1)·lr_decay);   s ← s + g²;   σ = √s + ε;   θ ← θ − ηᵗ·g/σ
     """
 
     def __init__(
@@ -250,8 +248,8 @@ class RMS(Optimizer):
 class RMSprop(Optimizer):
     """RMSProp (PyTorch's form): σᵗ = √(α(σᵗ⁻¹)² + (1 − α)(gᵗ)²) + ε.
 
-        v ← α·v + (1 − α)·g²;   centered: ḡ ← α·ḡ + (1 − α)·g,  σ = √(v − ḡ²) + ε
-        momentum μ > 0:  b ← μ·b + g/σ,  θ ← θ − η·b;   else  θ ← θ − η·g/σ
+    v ← α·v + (1 − α)·g²;   centered: ḡ ← α·ḡ + (1 − α)·g,  σ = √(v − ḡ²) + ε
+    momentum μ > 0:  b ← μ·b + g/σ,  θ ← θ − η·b;   else  θ ← θ − η·g/σ
     """
 
     def __init__(
@@ -288,8 +286,8 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Adam = RMSProp + momentum, with bias correction (PyTorch's form):
 
-        m ← β₁m + (1 − β₁)g;   v ← β₂v + (1 − β₂)g²     (v ← max(v_max, v) with amsgrad)
-        ηᵗ = η / (1 − β₁ᵗ);    σᵗ = √v / √(1 − β₂ᵗ) + ε;   θ ← θ − ηᵗ · m/σᵗ
+    m ← β₁m + (1 − β₁)g;   v ← β₂v + (1 − β₂)g²     (v ← max(v_max, v) with amsgrad)
+    ηᵗ = η / (1 − β₁ᵗ);    σᵗ = √v / √(1 − β₂ᵗ) + ε;   θ ← θ − ηᵗ · m/σᵗ
     """
 
     decoupled_weight_decay = False

@@ -1,0 +1,175 @@
+"""nn: modules, layers, losses, init, and training on real data."""
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu import Tensor, nn
+from tinygrad_edu.autograd import gradcheck, gradgradcheck
+from tinygrad_edu.data import DataLoader, datasets
+from tinygrad_edu.nn import functional as F
+
+
+def test_parameter_counting_and_names():
+    model = nn.MLP([2, 16, 16, 1])
+    assert model.num_parameters() == (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)
+    assert [n for n, _ in model.named_parameters()] == [
+        "0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
+    ]  # fmt: skip
+    assert model[0].weight.shape == (16, 2)  # PyTorch's (out_features, in_features)
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in model.parameters())
+
+
+def test_nested_modules_register_by_attribute():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+            self.head = nn.Linear(4, 2, bias=False)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == ["body.0.weight", "body.0.bias", "head.weight"]
+    assert net(np.ones((5, 3))).shape == (5, 2)
+    assert "(head): Linear(in_features=4, out_features=2, bias=False)" in repr(net)
+    net.eval()
+    assert not net.training and not net.body[0].training
+    net.train()
+    assert net.body[1].training
+
+
+def test_linear_is_x_times_weight_transposed_plus_bias():
+    layer = nn.Linear(3, 2)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_allclose(layer(x).data, x @ layer.weight.data.T + layer.bias.data)
+    bound = 1 / np.sqrt(3)
+    assert np.all(np.abs(layer.weight.data) <= bound) and np.all(np.abs(layer.bias.data) <= bound)
+
+
+def test_linear_refuses_wrong_feature_count():
+    with pytest.raises(ValueError, match=r"input of shape \(4, 5\) has 5 features .* expects 3"):
+        nn.Linear(3, 2)(np.ones((4, 5)))
+
+
+def test_state_dict_round_trip_and_errors_name_the_key():
+    a, b = nn.MLP([2, 4, 1]), nn.MLP([2, 4, 1])
+    b.load_state_dict(a.state_dict())
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    state = a.state_dict()
+    with pytest.raises(KeyError, match=r"missing keys \['2.bias'\]"):
+        b.load_state_dict({k: v for k, v in state.items() if k != "2.bias"})
+    with pytest.raises(KeyError, match=r"unexpected keys \['extra'\]"):
+        b.load_state_dict({**state, "extra": np.zeros(1)})
+    with pytest.raises(ValueError, match=r"'0.weight'\] has shape \(3, 2\) but the parameter has shape \(4, 2\)"):
+        b.load_state_dict({**state, "0.weight": np.zeros((3, 2))})
+
+
+def test_init_functions_follow_their_formulas():
+    rng = np.random.default_rng(0)
+    w = Tensor(np.empty((200, 300)))
+    nn.init.kaiming_uniform_(w, nonlinearity="relu", generator=rng)
+    bound = np.sqrt(2) * np.sqrt(3 / 300)
+    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.95 * bound
+    nn.init.xavier_uniform_(w, generator=rng)
+    bound = np.sqrt(6 / 500)
+    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.95 * bound
+    nn.init.normal_(w, 0.0, 2.0, generator=rng)
+    assert abs(w.data.std() - 2.0) < 0.05
+    nn.init.zeros_(w)
+    assert not w.data.any()
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        nn.init.xavier_uniform_(Tensor(np.ones(3)))
+
+
+def test_seeded_construction_is_reproducible():
+    a = nn.MLP([3, 5, 2], generator=np.random.default_rng(7))
+    b = nn.MLP([3, 5, 2], generator=np.random.default_rng(7))
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_mse_loss_equals_its_formula():
+    rng = np.random.default_rng(1)
+    x, y = Tensor(rng.standard_normal((5, 2)), requires_grad=True), rng.standard_normal((5, 2))
+    assert F.mse_loss(x, y).item() == pytest.approx(np.mean((x.data - y) ** 2))
+    assert nn.MSELoss(reduction="sum")(x, y).item() == pytest.approx(np.sum((x.data - y) ** 2))
+    assert gradcheck(lambda t: F.mse_loss(t, y), (x,)) and gradgradcheck(lambda t: F.mse_loss(t, y), (x,))
+    with pytest.raises(ValueError, match=r"input shape \(5, 2\) and target shape \(5,\)"):
+        F.mse_loss(x, np.ones(5))
+
+
+def test_cross_entropy_equals_its_formula_and_its_gradients_check():
+    rng = np.random.default_rng(2)
+    logits = Tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    target = rng.integers(0, 4, 6)
+    z = logits.data
+    expected = np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(6), target])
+    assert F.cross_entropy(logits, target).item() == pytest.approx(expected)
+    assert nn.CrossEntropyLoss()(logits, Tensor(target)).item() == pytest.approx(expected)
+    assert gradcheck(lambda t: F.cross_entropy(t, target), (logits,))
+    assert gradgradcheck(lambda t: F.cross_entropy(t, target), (logits,))
+
+
+def test_losses_stay_finite_for_huge_logits():
+    logits = Tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]], requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([1, 1]))
+    loss.backward()
+    assert np.isfinite(loss.item()) and loss.item() == pytest.approx(1e4)
+    assert np.all(np.isfinite(logits.grad.data))
+    big = Tensor([1e4, -1e4], requires_grad=True)
+    assert np.isfinite(F.mse_loss(big, np.zeros(2)).item())
+
+
+def test_cross_entropy_refuses_bad_targets():
+    logits = Tensor(np.zeros((3, 4)))
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.cross_entropy(logits, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"lie in \[0, 4\)"):
+        F.cross_entropy(logits, np.array([0, 1, 4]))
+    with pytest.raises(ValueError, match=r"targets of shape \(3,\)"):
+        F.cross_entropy(logits, np.array([0, 1]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(logits, np.array([0, 1, 2]), reduction="avg")
+
+
+def gradient_descent(model, X, y, steps, lr, batch_size=None, seed=0):
+    """Plain (mini-batch) gradient descent: θ ← θ − η·g."""
+    batches = DataLoader(X, y, batch_size or len(X), seed=seed)
+    for _ in range(steps):
+        for xb, yb in batches:
+            model.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            for p in model.parameters():
+                p.data -= lr * p.grad.data
+
+
+def accuracy(model, X, y):
+    with tg.no_grad():
+        return float((model(X).data.argmax(axis=1) == y).mean())
+
+
+def test_two_layer_mlp_fits_moons_with_plain_gradient_descent():
+    X, y = datasets.moons(200, noise=0.1, seed=0)
+    model = nn.MLP([2, 32, 32, 2], generator=np.random.default_rng(0))
+    gradient_descent(model, X, y, steps=1000, lr=0.5)
+    assert accuracy(model, X, y) >= 0.97
+
+
+def test_two_layer_mlp_learns_digits_to_95_percent_test_accuracy():
+    X, y = datasets.digits()
+    X_train, X_test, y_train, y_test = datasets.train_test_split(X, y, test_fraction=0.2, seed=0)
+    model = nn.MLP([64, 64, 10], generator=np.random.default_rng(0))
+    gradient_descent(model, X_train, y_train, steps=30, lr=0.5, batch_size=64)
+    assert accuracy(model, X_test, y_test) >= 0.95
+
+
+def test_float32_model_trains_in_float32():
+    model = nn.MLP([2, 8, 2], dtype=np.float32)
+    X, y = datasets.moons(32)
+    loss = F.cross_entropy(model(X.astype(np.float32)), y)
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert all(p.grad.dtype == np.float32 for p in model.parameters())
