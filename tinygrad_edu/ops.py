@@ -33,6 +33,15 @@ def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def broadcast_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """np.broadcast_to, but a fresh array on the fast path (cheaper than numpy's view)."""
+    if isinstance(g, Tensor):
+        return g.expand(shape)
+    out = np.empty(shape, g.dtype)
+    out[...] = g
+    return out
+
+
 # ---------------------------------------------------------------- arithmetic
 class Add(Function):
     def forward(self, x, y):
@@ -140,6 +149,38 @@ class Linear(Function):
         return gx, gw, rows_g.sum(axis=0) if self.needs[2] else None
 
 
+# ----------------------------------------------------------- fused losses
+class MSELoss(Function):
+    """scale · Σ(x − t)²  (scale = 1/N for the mean);  x̄ = 2·scale·g·(x − t),  t̄ = −x̄."""
+
+    def forward(self, x, t, scale):
+        self.scale = scale
+        d = (x - t).ravel()
+        return np.dot(d, d) * scale
+
+    def backward(self, g, x, t, out):
+        gx = (x - t) * (g * (2 * self.scale))
+        return gx, -gx if self.needs[1] else None
+
+
+class CrossEntropy(Function):
+    """scale · Σ −log softmax(z)[class] over rows, with the classes one-hot;
+    z̄ = scale · g · (softmax(z) − one_hot)."""
+
+    def forward(self, z, one_hot, scale):
+        self.one_hot, self.scale = one_hot, scale
+        shifted = z - z.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=-1, keepdims=True)
+        self.probs = e / total
+        return (np.log(total).sum() - np.vdot(shifted, one_hot)) * scale
+
+    def backward(self, g, z, out):
+        # The graph path recomputes softmax from z so that it can be differentiated again.
+        probs = z.softmax(axis=-1) if isinstance(z, Tensor) else self.probs
+        return ((probs - self.one_hot) * (g * self.scale),)
+
+
 # ------------------------------------------------------------------ unary
 class Exp(Function):
     def forward(self, x):
@@ -222,12 +263,12 @@ class Cast(Function):
 class Sum(Function):
     def forward(self, x, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return x.sum(axis=axis, keepdims=keepdims)
 
     def backward(self, g, x, out):
         if not self.keepdims:
             g = g.reshape(kept_shape(x.shape, self.axis))
-        return (np.broadcast_to(g, x.shape),)
+        return (broadcast_to(g, x.shape),)
 
 
 class Max(Function):

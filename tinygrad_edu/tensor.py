@@ -16,6 +16,9 @@ own and can be differentiated again: this gives Hessian-vector products.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import math
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -69,6 +72,8 @@ class Function:
     """
 
     parents: tuple[Tensor, ...] | None
+    retained: weakref.ref | None = None  # set by Tensor.retain_grad()
+    out_modified = False  # set when the output is changed in place
 
     @classmethod
     def apply(cls, *parents: Tensor, **options: Any) -> Tensor:
@@ -79,6 +84,8 @@ class Function:
         except ValueError as error:
             shapes = " and ".join(str(a.shape) for a in arrays)
             raise ValueError(f"{cls.__name__} of shapes {shapes}: {error}") from None
+        if type(out) is not np.ndarray:  # full reductions give numpy scalars
+            out = np.asarray(out)
         if _GradMode.enabled:
             needs = [p._requires_grad for p in parents]
             if True in needs:
@@ -87,6 +94,7 @@ class Function:
                 fn.inputs = arrays
                 fn.out = out
                 fn.stamp = _InPlaceClock.now
+                fn.sequence = next(_sequence)
                 return Tensor._make(out, fn)
         return Tensor._make(out, None)
 
@@ -103,6 +111,8 @@ class Function:
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
+
+_sequence = itertools.count()  # creation order: a node is always younger than its inputs' nodes
 
 _FREED = (
     "Trying to backward through the graph a second time: the values saved for "
@@ -133,40 +143,8 @@ def _check_saved(fn: Function) -> None:
     if fn.parents is None:
         raise RuntimeError(_FREED.format(op=fn.name))
     changed_since = _InPlaceClock.now != fn.stamp  # cheap test first: anything changed in place?
-    if changed_since and (any(p._version > fn.stamp for p in fn.parents) or getattr(fn, "out_modified", False)):
+    if changed_since and (any(p._version > fn.stamp for p in fn.parents) or fn.out_modified):
         raise RuntimeError(_MODIFIED.format(op=fn.name))
-
-
-def _topological_order(roots: Sequence[Function]) -> list[Function]:
-    """Nodes reachable from roots, every node after all nodes that consume it.
-
-    Iterative depth-first search (no recursion, so graphs of any depth work).
-    """
-    order: list[Function] = []
-    seen: set[int] = set()
-    stack: list[tuple[Function, bool]] = [(fn, False) for fn in roots]
-    while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            order.append(fn)
-            continue
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        _check_saved(fn)
-        stack.append((fn, True))
-        for p in fn.parents:
-            ctx = p._ctx
-            if ctx is not None and id(ctx) not in seen:
-                stack.append((ctx, False))
-    order.reverse()
-    return order
-
-
-def _release(fn: Function) -> None:
-    """Free what fn saved for backward; a later backward through it raises."""
-    fn.__dict__.clear()
-    fn.parents = None
 
 
 def run_backward(
@@ -179,74 +157,81 @@ def run_backward(
 ) -> dict[int, Any] | None:
     """The reverse sweep shared by Tensor.backward and autograd.grad.
 
+    Topological order without recursion: every node is created after the
+    nodes of its inputs, so visiting nodes from the youngest to the oldest
+    (a heap keyed by creation number, as PyTorch's engine does) reaches each
+    node only after all of its consumers have added their share x̄ += (∂y/∂x)ᵀȳ.
+
     root_grads are ndarrays (fast path) or Tensors (create_graph).  Without
     ``capture`` gradients are accumulated into the ``.grad`` of leaves; with
     it, the gradient of each captured tensor is returned by ``id`` and no
     ``.grad`` is touched.
     """
-    pending: dict[int, Any] = {}  # id(node) -> gradient of its output so far
+    pending: dict[Function, Any] = {}  # node -> gradient of its output so far
+    heap: list[tuple[int, Function]] = []  # (-creation number, node)
     leaves: dict[int, Any] = {}  # id(leaf) -> gradient so far
     leaf_tensors: dict[int, Tensor] = {}
-    captured_nodes: dict[int, int] = {}
-    if capture is not None:
-        for t in capture:
-            if t._ctx is not None:
-                captured_nodes[id(t._ctx)] = id(t)
+    captured = {t._ctx: id(t) for t in capture if t._ctx is not None} if capture is not None else {}
 
-    def route(t: Tensor, g: Any) -> None:
+    def send(t: Tensor, g: Any) -> None:
+        """Add g to the gradient waiting at tensor t."""
         if g.dtype != t.data.dtype:
             g = g.astype(t.data.dtype)
         ctx = t._ctx
         if ctx is not None:
-            key = id(ctx)
-            previous = pending.get(key)
-            pending[key] = g if previous is None else previous + g
-        elif t.requires_grad:
-            key = id(t)
-            previous = leaves.get(key)
+            previous = pending.get(ctx)
             if previous is None:
-                leaf_tensors[key] = t
-                leaves[key] = g
+                _check_saved(ctx)
+                pending[ctx] = g
+                heapq.heappush(heap, (-ctx.sequence, ctx))
             else:
-                leaves[key] = previous + g
+                pending[ctx] = previous + g
+        else:
+            previous = leaves.get(id(t))
+            if previous is None:
+                leaf_tensors[id(t)] = t
+                leaves[id(t)] = g
+            else:
+                leaves[id(t)] = previous + g
 
     for t, g in zip(roots, root_grads):
-        route(t, g)
-    order = _topological_order([t._ctx for t in roots if t._ctx is not None])
-
-    with enable_grad() if create_graph else no_grad():
-        for fn in order:
-            g = pending.pop(id(fn), None)
-            if g is None:  # this node does not lead to the roots' gradients
-                continue
-            if id(fn) in captured_nodes:
-                leaves[captured_nodes[id(fn)]] = g
-            kept = fn.__dict__.get("retained")
-            if kept is not None and kept() is not None and capture is None:
-                kept().grad = g if create_graph else Tensor._make(g, None)
+        send(t, g)
+    with enable_grad() if create_graph else contextlib.nullcontext():
+        while heap:
+            fn = heapq.heappop(heap)[1]
+            g = pending.pop(fn)
+            if captured and fn in captured:
+                leaves[captured[fn]] = g
+            if fn.retained is not None and capture is None:
+                kept = fn.retained()
+                if kept is not None:
+                    kept.grad = g if create_graph else Tensor._make(g, None)
             if create_graph:
-                args = (*fn.parents, Tensor._make(fn.out, fn))
+                grads = fn.backward(g, *fn.parents, Tensor._make(fn.out, fn))
             else:
-                args = (*fn.inputs, fn.out)
-            grads = fn.backward(g, *args)
+                grads = fn.backward(g, *fn.inputs, fn.out)
             for p, gp in zip(fn.parents, grads):
-                if gp is not None and p.requires_grad:
-                    route(p, gp)
-            if not retain_graph:
-                _release(fn)
+                if gp is not None and p._requires_grad:
+                    send(p, gp)
+            if not retain_graph:  # free the saved buffers; a later backward through fn raises
+                fn.__dict__.clear()
+                fn.parents = None
 
     if capture is not None:
         return leaves
     handed: set[int] = set()
     for key, g in leaves.items():
         leaf = leaf_tensors[key]
-        if not create_graph:
-            # .grad arrays must not alias each other or a view of another array.
+        if create_graph:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        elif leaf.grad is not None:
+            leaf.grad = Tensor._make(leaf.grad.data + g, None)
+        else:
+            # .grad arrays must not alias each other or be a view of another array.
             if g.base is not None or id(g) in handed or not g.flags.writeable:
                 g = g.copy()
             handed.add(id(g))
-            g = Tensor._make(g, None)
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+            leaf.grad = Tensor._make(g, None)
     return None
 
 
@@ -737,9 +722,9 @@ def concat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
 def _count(shape: tuple[int, ...], axis: int | tuple[int, ...] | None) -> int:
     """How many elements a reduction over `axis` combines into each result."""
     if axis is None:
-        return int(np.prod(shape))
+        return math.prod(shape)
     axes = (axis,) if isinstance(axis, int) else axis
-    return int(np.prod([shape[a] for a in axes]))
+    return math.prod(shape[a] for a in axes)
 
 
 def _index_data(index: Any) -> Any:

@@ -31,49 +31,57 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
-
-
 def mse_loss(input: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    """Mean squared error: mean((input − target)²)."""
+    """Mean squared error: mean((input − target)²) (one fused op for mean and sum)."""
     target = _lift(target, input)
     if target.shape != input.shape:
         raise ValueError(
             f"mse_loss: input shape {input.shape} and target shape {target.shape} differ; "
             "reshape the target (e.g. y.reshape(-1, 1)) so they match."
         )
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    if reduction == "none":
+        diff = input - target
+        return diff * diff
+    return ops.MSELoss.apply(input, target, scale=_scale(reduction, input.size))
 
 
-def one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype) -> np.ndarray:
+def _scale(reduction: str, count: int) -> float:
+    if reduction == "mean":
+        return 1.0 / max(count, 1)
+    if reduction == "sum":
+        return 1.0
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
+
+
+def one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64) -> np.ndarray:
+    """(…,) class indices → (…, num_classes) rows of zeros with a one at the class."""
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"targets must be integer class indices, got dtype {target.dtype}.")
+    if target.size and target.dtype.kind == "i" and target.min() < 0:
+        raise ValueError(f"class indices must lie in [0, {num_classes}), got {target.min()}.")
     encoded = np.zeros((target.size, num_classes), dtype)
-    encoded[np.arange(target.size), target.ravel()] = 1
+    try:
+        encoded[np.arange(target.size), target.ravel()] = 1
+    except IndexError:
+        raise ValueError(f"class indices must lie in [0, {num_classes}), got {target.max()}.") from None
     return encoded.reshape(target.shape + (num_classes,))
 
 
 def cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    """−log softmax(logits)[target], averaged: logits (N, C), target (N,) class indices."""
+    """−log softmax(logits)[target], averaged: logits (N, C), target (N,) class indices.
+
+    One fused, numerically stable op (log-sum-exp with the row maximum subtracted).
+    """
     target = np.asarray(target.data if isinstance(target, Tensor) else target)
-    num_classes = logits.shape[-1] if logits.ndim else 0
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {target.dtype}.")
     if logits.ndim < 1 or target.shape != logits.shape[:-1]:
         raise ValueError(
             f"cross_entropy: logits of shape {logits.shape} need targets of shape {logits.shape[:-1]}, "
             f"got {target.shape}."
         )
-    if target.size and (target.min() < 0 or target.max() >= num_classes):
-        raise ValueError(
-            f"cross_entropy: class indices must lie in [0, {num_classes}), "
-            f"got values from {target.min()} to {target.max()}."
-        )
-    picked = logits.log_softmax(axis=-1) * one_hot(target, num_classes, logits.dtype)
-    return _reduce(-picked.sum(axis=-1), reduction)
+    try:
+        encoded = one_hot(target, logits.shape[-1], logits.dtype)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"cross_entropy: {error}") from None
+    if reduction == "none":
+        return -(logits.log_softmax(axis=-1) * encoded).sum(axis=-1)
+    return ops.CrossEntropy.apply(logits, one_hot=encoded, scale=_scale(reduction, target.size))

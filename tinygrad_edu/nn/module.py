@@ -63,7 +63,17 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), p
 
     def parameters(self) -> list[Parameter]:
-        return [p for _, p in self.named_parameters()]
+        found: list[Parameter] = []
+        seen: set[int] = set()
+        stack = [self]
+        while stack:  # depth first, in registration order, like named_parameters()
+            module = stack.pop()
+            for p in module._parameters.values():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    found.append(p)
+            stack.extend(reversed(module._modules.values()))
+        return found
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())

@@ -1,0 +1,1 @@
+"""Speed measurements: ratios against hand-written numpy (and PyTorch when installed)."""

@@ -1,0 +1,85 @@
+"""Core engine speed: per-op overhead, MLP forward+backward, a 100,000-node chain.
+
+Run:  python benchmarks/bench_core.py     (ratios: ours ÷ reference, lower is better)
+"""
+
+# ruff: noqa: E402, I001  (the BLAS thread count must be set, by benchmarks.timing, before numpy loads)
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.timing import compare, print_table, torch_or_none
+
+import numpy as np
+
+from benchmarks.networks import MEDIUM, SMALL, NumpyMLP, make_data, ours, torch_model
+from tinygrad_edu import Tensor, no_grad
+
+
+def per_op_rows():
+    a, b = np.ones(1), np.ones(1)
+    x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    plain_x, plain_y = Tensor(a), Tensor(b)
+    rows = [
+        ("add, 1 element, tracked (records the graph)", *compare(lambda: x + y, lambda: a + b), "numpy add"),
+        ("add, 1 element, untracked", *compare(lambda: plain_x + plain_y, lambda: a + b), "numpy add"),
+    ]
+    with no_grad():
+        rows.append(("add, 1 element, requires_grad, no_grad()", *compare(lambda: x + y, lambda: a + b), "numpy add"))
+    big_a, big_b = np.ones((256, 256)), np.ones((256, 256))
+    bx, by = Tensor(big_a, requires_grad=True), Tensor(big_b, requires_grad=True)
+    rows.append(("add, 256×256, tracked", *compare(lambda: bx + by, lambda: big_a + big_b), "numpy add"))
+    return rows
+
+
+def mlp_rows(spec, torch):
+    sizes, batch, loss = spec
+    label = "→".join(map(str, sizes)) + f", batch {batch}"
+    model, X, y, loss_fn = ours(sizes, batch, loss)
+
+    def step():
+        model.zero_grad()
+        loss_fn(model(X), y).backward()
+
+    reference = NumpyMLP(sizes, loss)
+    Xn, yn = make_data(sizes, batch, loss)
+    rows = [(f"MLP fwd+bwd {label}", *compare(step, lambda: reference.loss_and_grads(Xn, yn)), "hand-written numpy")]
+    if torch is not None:
+        torch.set_num_threads(1)
+        tmodel, tloss = torch_model(torch, sizes, loss)
+        tX = torch.from_numpy(Xn)
+        ty = torch.from_numpy(yn)
+
+        def torch_step():
+            tmodel.zero_grad()
+            tloss(tmodel(tX), ty).backward()
+
+        rows.append((f"MLP fwd+bwd {label}", *compare(step, torch_step), "PyTorch eager, 1 thread"))
+    return rows
+
+
+def chain_seconds(n=100_000):
+    x = Tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.0
+    start = time.perf_counter()
+    y.backward()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    torch = torch_or_none()
+    print_table("Per-op overhead", per_op_rows())
+    print_table("MLP forward + backward (loss included)", mlp_rows(SMALL, torch) + mlp_rows(MEDIUM, torch))
+    print(f"\n100,000-node chain: backward {chain_seconds():.3f} s (target < 1 s)")
+    if torch is None:
+        print("(PyTorch not installed: pip install torch==2.13.0 adds its columns)")
+
+
+if __name__ == "__main__":
+    main()

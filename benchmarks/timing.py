@@ -1,0 +1,65 @@
+"""Shared timing helpers: one BLAS thread, best-of-repeats medians, a ratio table."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # tiny networks: threads only add overhead
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+
+def _calls_for(fn: Callable[[], object], min_time: float) -> int:
+    """How many calls take about min_time."""
+    fn()  # warm up caches and lazy imports
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time / 10:
+            return max(1, int(calls * min_time / elapsed))
+        calls *= 2
+
+
+def _run(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def seconds_per_call(fn: Callable[[], object], min_time: float = 0.05, repeats: int = 7) -> float:
+    """Best over `repeats` runs of the mean time per call (the least disturbed run)."""
+    calls = _calls_for(fn, min_time)
+    return min(_run(fn, calls) for _ in range(repeats))
+
+
+def compare(ours: Callable[[], object], reference: Callable[[], object], min_time: float = 0.05, repeats: int = 9):
+    """Seconds per call of both, measured in alternation so that machine noise hits both alike."""
+    calls_ours, calls_ref = _calls_for(ours, min_time), _calls_for(reference, min_time)
+    best_ours = best_ref = float("inf")
+    for _ in range(repeats):
+        best_ours = min(best_ours, _run(ours, calls_ours))
+        best_ref = min(best_ref, _run(reference, calls_ref))
+    return best_ours, best_ref
+
+
+def torch_or_none():
+    """PyTorch if installed (pip install torch==2.13.0), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def print_table(title: str, rows: list[tuple[str, float, float, str]]) -> None:
+    """rows: (what, ours in seconds, reference in seconds, reference name)."""
+    print(f"\n{title}")
+    print(f"  {'benchmark':44s} {'ours':>10s} {'reference':>10s} {'ratio':>7s}  reference")
+    for what, ours, ref, ref_name in rows:
+        print(f"  {what:44s} {ours * 1e6:8.1f}µs {ref * 1e6:8.1f}µs {ours / ref:6.2f}×  {ref_name}")
