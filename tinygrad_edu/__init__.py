@@ -2,8 +2,11 @@
 Hessian-vector products, a minimal nn, and the optimizers of the lecture
 "neural network optimization tips"."""
 
-from tinygrad_edu.autograd import grad
+from tinygrad_edu.autograd import grad, hessian, hvp, jacobian
 from tinygrad_edu.tensor import Tensor, concat, enable_grad, is_grad_enabled, manual_seed, no_grad, stack
 
-__all__ = ["Tensor", "concat", "enable_grad", "grad", "is_grad_enabled", "manual_seed", "no_grad", "stack"]
+__all__ = [
+    "Tensor", "concat", "enable_grad", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "manual_seed",
+    "no_grad", "stack",
+]  # fmt: skip
 __version__ = "0.1.0"

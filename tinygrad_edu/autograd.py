@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -145,3 +146,136 @@ def gradgradcheck(
 
     _compare_with_numeric(backward_dot_u, inputs, eps, atol, rtol, "second-order")
     return True
+
+
+# ----------------------------------------------------------------------------
+# Functional transforms (torch.autograd.functional semantics)
+# ----------------------------------------------------------------------------
+TensorOrTuple = Tensor | tuple[Tensor, ...]
+
+
+def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike]) -> tuple[tuple[Tensor, ...], bool]:
+    """Inputs as new leaves that require grad (sharing data); and whether they were a tuple."""
+    is_tuple = isinstance(inputs, (tuple, list))
+    items = inputs if is_tuple else (inputs,)
+    leaves = []
+    for x in items:
+        data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float)
+        leaf = Tensor._make(data, None)
+        leaf.requires_grad = True
+        leaves.append(leaf)
+    return tuple(leaves), is_tuple
+
+
+def scalar_output(out: Any, what: str = "f") -> Tensor:
+    """Check that f returned a finite scalar Tensor, saying what is wrong otherwise."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{what} must return a Tensor, got {type(out).__name__}.")
+    if out.size != 1:
+        raise ValueError(f"{what} must return a scalar (one element), got shape {out.shape}; reduce it, e.g. .sum().")
+    if not np.isfinite(out.data).all():
+        raise FloatingPointError(f"{what} returned {out.item()} at the given inputs; the loss must be finite there.")
+    return out
+
+
+def _zeros_where_none(grads: Sequence[Tensor | None], like: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    return tuple(Tensor(np.zeros_like(x.data)) if g is None else g for g, x in zip(grads, like))
+
+
+def _check_finite(arrays: Sequence[np.ndarray], what: str) -> None:
+    for i, a in enumerate(arrays):
+        bad = ~np.isfinite(a)
+        if bad.any():
+            where = tuple(int(j) for j in np.argwhere(bad)[0])
+            raise FloatingPointError(f"{what} is not finite: input {i} has {a[where]} at index {where}.")
+
+
+def flat_hvp(loss: Callable[[], Tensor], params: Sequence[Tensor], vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """H·v by reverse-over-reverse: differentiate ⟨∇L(θ), v⟩ once more.
+
+    Cost: one forward, one backward that records its graph, one backward
+    through that graph: a small constant times one gradient (Pearlmutter).
+    """
+    out = scalar_output(loss())
+    grads = grad(out, params, create_graph=True, allow_unused=True)
+    terms = [(g * v).sum() for g, v in zip(grads, vectors) if g is not None and g.requires_grad]
+    if not terms:  # the gradient does not depend on θ: L is linear, H = 0
+        return [np.zeros_like(p.data) for p in params]
+    dot = terms[0]
+    for term in terms[1:]:
+        dot = dot + term
+    result = [g.data for g in _zeros_where_none(grad(dot, params, allow_unused=True), params)]
+    _check_finite(result, "the Hessian-vector product")
+    return result
+
+
+def flat_hessian(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> np.ndarray:
+    """The dense n×n Hessian over the flattened params: the gradient once with
+    its graph, then one backward through that graph per row."""
+    out = scalar_output(loss())
+    grads = _zeros_where_none(grad(out, params, create_graph=True, allow_unused=True), params)
+    sizes = [p.size for p in params]
+    n = sum(sizes)
+    hessian_rows = np.zeros((n, n))
+    row = 0
+    for g in grads:
+        flat = g.reshape(-1)
+        for i in range(flat.size):
+            if flat.requires_grad:
+                entries = _zeros_where_none(grad(flat[i], params, retain_graph=True, allow_unused=True), params)
+                hessian_rows[row] = np.concatenate([e.data.ravel() for e in entries])
+            row += 1
+    _check_finite([hessian_rows], "the Hessian")
+    return hessian_rows
+
+
+def _unpack(arrays: Sequence[np.ndarray], is_tuple: bool) -> TensorOrTuple:
+    tensors = tuple(Tensor._make(np.asarray(a), None) for a in arrays)
+    return tensors if is_tuple else tensors[0]
+
+
+def hvp(
+    f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], v: ArrayLike | Sequence[ArrayLike]
+) -> tuple[Tensor, TensorOrTuple]:
+    """(f(inputs), H·v) with H the Hessian of the scalar f at inputs.
+
+    A tuple of inputs is passed as f(*inputs); v has the same structure and
+    shapes, and so does the returned H·v.
+    """
+    leaves, is_tuple = _fresh_leaves(inputs)
+    vs = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if (isinstance(v, (tuple, list))) != is_tuple or len(vs) != len(leaves):
+        raise ValueError(
+            f"v must have the structure of inputs: {len(leaves)} "
+            f"{'tensors in a tuple' if is_tuple else 'tensor'}, got {len(vs)} ({type(v).__name__})."
+        )
+    vectors = [np.asarray(x.data if isinstance(x, Tensor) else x, dtype=float) for x in vs]
+    for i, (x, vec) in enumerate(zip(leaves, vectors)):
+        if vec.shape != x.shape:
+            raise ValueError(f"v[{i}] has shape {vec.shape} but input {i} has shape {x.shape}.")
+    value = scalar_output(f(*leaves))
+    products = flat_hvp(lambda: f(*leaves), leaves, vectors)
+    return value.detach(), _unpack(products, is_tuple)
+
+
+def hessian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]) -> Tensor:
+    """The (n, n) Hessian of a scalar f over the flattened inputs (concatenated for a tuple)."""
+    leaves, _ = _fresh_leaves(inputs)
+    return Tensor._make(flat_hessian(lambda: f(*leaves), leaves), None)
+
+
+def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]) -> TensorOrTuple:
+    """∂f/∂inputs: shape output.shape + input.shape (a tuple of those for tuple inputs)."""
+    leaves, is_tuple = _fresh_leaves(inputs)
+    out = f(*leaves)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"f must return a Tensor, got {type(out).__name__}.")
+    blocks = [np.zeros(out.shape + x.shape) for x in leaves]
+    if out.requires_grad:
+        flat_out = out.reshape(-1)
+        for j, index in enumerate(np.ndindex(out.shape)):
+            rows = grad(flat_out[j], leaves, retain_graph=True, allow_unused=True)
+            for block, row in zip(blocks, rows):
+                if row is not None:
+                    block[index] = row.data
+    return _unpack(blocks, is_tuple)

@@ -1,0 +1,223 @@
+"""Hessian-vector products, Hessians, Jacobians and the critical-point toolkit."""
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import Tensor, critical, hessian, hvp, jacobian, nn
+from tinygrad_edu.autograd import numerical_grad
+from tinygrad_edu.nn import functional as F
+
+RNG = np.random.default_rng(0)
+
+
+def rosenbrock(x):
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def rosenbrock_hessian(a, b):
+    return np.array([[2 - 400 * (b - 3 * a**2), -400 * a], [-400 * a, 200.0]])
+
+
+def test_hessian_of_quadratic_form_is_a_plus_a_transpose():
+    A = RNG.standard_normal((5, 5))
+    H = hessian(lambda x: x @ (Tensor(A) @ x), RNG.standard_normal(5))
+    np.testing.assert_allclose(H.data, A + A.T, atol=1e-12)
+
+
+def test_hessian_of_rosenbrock_matches_analytic():
+    for point in ([1.0, 1.0], [-1.2, 1.0], [0.3, -0.5]):
+        np.testing.assert_allclose(hessian(rosenbrock, np.array(point)).data, rosenbrock_hessian(*point), rtol=1e-12)
+
+
+def test_hessian_of_log_sum_exp_is_diag_p_minus_p_p_transpose():
+    x = RNG.standard_normal(4)
+    p = np.exp(x) / np.exp(x).sum()
+    H = hessian(lambda t: t.exp().sum().log(), x)
+    np.testing.assert_allclose(H.data, np.diag(p) - np.outer(p, p), atol=1e-12)
+
+
+def test_hessian_over_a_tuple_concatenates_the_inputs():
+    H = hessian(lambda a, b: (a * a).sum() * b.sum(), (np.array([1.0, 2.0]), np.array([3.0])))
+    expected = np.array([[6.0, 0.0, 2.0], [0.0, 6.0, 4.0], [2.0, 4.0, 0.0]])
+    np.testing.assert_allclose(H.data, expected)
+
+
+def small_mlp_loss():
+    """A 3→5→2 tanh network's cross-entropy as a function of its four parameter arrays."""
+    model = nn.MLP([3, 5, 2], activation="tanh", generator=np.random.default_rng(1))
+    X, y = RNG.standard_normal((8, 3)), RNG.integers(0, 2, 8)
+
+    def loss(w1, b1, w2, b2):
+        return F.cross_entropy(F.linear(F.linear(X, w1, b1).tanh(), w2, b2), y)
+
+    return loss, tuple(p.data.copy() for p in model.parameters())
+
+
+def test_hvp_equals_hessian_times_v_and_finite_differences_on_an_mlp_loss():
+    loss, params = small_mlp_loss()
+    v = tuple(RNG.standard_normal(p.shape) for p in params)
+    value, hv = hvp(loss, params, v)
+    flat_hv = np.concatenate([h.data.ravel() for h in hv])
+    H = hessian(loss, params).data
+    flat_v = np.concatenate([x.ravel() for x in v])
+    np.testing.assert_allclose(flat_hv, H @ flat_v, rtol=1e-9, atol=1e-12)
+    # Finite differences of the gradient along v: (∇L(θ + εv) − ∇L(θ − εv)) / 2ε
+    eps = 1e-6
+    leaves_plus = [Tensor(p + eps * d, requires_grad=True) for p, d in zip(params, v)]
+    leaves_minus = [Tensor(p - eps * d, requires_grad=True) for p, d in zip(params, v)]
+    from tinygrad_edu import grad
+
+    g_plus = grad(loss(*leaves_plus), leaves_plus)
+    g_minus = grad(loss(*leaves_minus), leaves_minus)
+    fd = np.concatenate([((a.data - b.data) / (2 * eps)).ravel() for a, b in zip(g_plus, g_minus)])
+    np.testing.assert_allclose(flat_hv, fd, rtol=1e-5, atol=1e-7)
+    assert value.item() == pytest.approx(loss(*[Tensor(p) for p in params]).item())
+
+
+def test_hvp_returns_the_structure_of_inputs():
+    value, hv = hvp(lambda x: (x**3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    assert isinstance(hv, Tensor) and value.item() == 9.0
+    np.testing.assert_allclose(hv.data, [6.0, 12.0])
+
+
+def test_jacobian_shapes_and_values():
+    J = jacobian(lambda x: x.reshape(2, 2) * 3, np.ones(4))
+    assert J.shape == (2, 2, 4)
+    np.testing.assert_allclose(J.data.reshape(4, 4), 3 * np.eye(4))
+    Ja, Jb = jacobian(lambda a, b: a * b, (np.array([1.0, 2.0]), np.array([3.0, 4.0])))
+    np.testing.assert_allclose(Ja.data, np.diag([3.0, 4.0]))
+    np.testing.assert_allclose(Jb.data, np.diag([1.0, 2.0]))
+    x = RNG.standard_normal(3)
+    Jt = jacobian(lambda t: t.tanh(), x).data
+    numeric = np.stack([numerical_grad(lambda t, i=i: t.tanh()[i], [Tensor(x.copy())])[0] for i in range(3)])
+    np.testing.assert_allclose(Jt, numeric, atol=1e-8)
+
+
+def test_bad_inputs_give_clear_errors():
+    with pytest.raises(ValueError, match=r"scalar .* got shape \(2,\)"):
+        hvp(lambda x: x * 2, np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match=r"v\[0\] has shape \(3,\) but input 0 has shape \(2,\)"):
+        hvp(lambda x: x.sum(), np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match="structure of inputs"):
+        hvp(lambda x, y: (x * y).sum(), (np.ones(2), np.ones(2)), np.ones(2))
+    with pytest.raises(FloatingPointError, match="returned nan"):
+        hessian(lambda x: (x * np.nan).sum(), np.ones(2))
+    with np.errstate(divide="ignore", invalid="ignore"), pytest.raises(FloatingPointError, match=r"not finite.*index"):
+        hessian(lambda x: (x.abs() ** 1.5).sum(), np.array([0.0, 1.0]))
+
+
+# ------------------------------------------------------------------ critical
+def test_bowl_is_a_local_minimum():
+    point = critical.classify(lambda p: (p * p).sum(), np.zeros(2))
+    assert point.kind == "local_min" and point.min_ratio == 1.0 and point.escape_direction is None
+    assert point.method == "dense"
+
+
+def test_cap_is_a_local_maximum():
+    point = critical.classify(lambda p: -(p * p).sum(), np.zeros(2))
+    assert point.kind == "local_max" and point.min_ratio == 0.0
+
+
+def test_saddle_has_an_escape_direction_that_lowers_the_loss():
+    f = lambda p: p[0] ** 2 - p[1] ** 2  # noqa: E731
+    point = critical.classify(f, np.zeros(2))
+    assert point.kind == "saddle" and point.min_ratio == 0.5
+    np.testing.assert_allclose(np.abs(point.escape_direction), [0.0, 1.0], atol=1e-12)
+    params = Tensor(np.zeros(2))
+    new_loss = critical.escape_saddle(f, params, step=0.1)
+    assert new_loss < 0.0 and new_loss == pytest.approx(-0.01)
+    assert abs(params.data[1]) == pytest.approx(0.1)  # moved in place
+
+
+def test_flat_direction_is_degenerate():
+    point = critical.classify(lambda p: p[0] ** 4 + p[1] ** 2, np.zeros(2))
+    assert point.kind == "degenerate"
+
+
+def test_large_gradient_is_not_critical():
+    point = critical.classify(lambda p: (p * p).sum(), np.array([1.0, 0.0]))
+    assert point.kind == "not_critical" and point.grad_norm == pytest.approx(2.0)
+
+
+def test_the_lectures_w1_w2_network_has_the_saddle_the_lecture_computes():
+    """ŷ = w₁w₂x on (x=1, ŷ=1): L = (1 − w₁w₂)², H(0,0) = [[0, −2], [−2, 0]]."""
+    loss = lambda w1, w2: (1 - w1 * w2 * 1.0) ** 2  # noqa: E731
+    w = (np.array(0.0), np.array(0.0))
+    np.testing.assert_allclose(hessian(loss, w).data, [[0.0, -2.0], [-2.0, 0.0]])
+    point = critical.classify(loss, w)
+    assert point.kind == "saddle" and point.grad_norm == 0.0 and point.loss == 1.0
+    np.testing.assert_allclose(point.eigenvalues, [-2.0, 2.0])
+    direction = np.array([float(d) for d in point.escape_direction])
+    np.testing.assert_allclose(np.abs(direction), [2**-0.5, 2**-0.5])
+    assert direction[0] == pytest.approx(direction[1])  # ±(1, 1)/√2
+    assert critical.escape_saddle(loss, w, step=0.5) < 1.0
+
+
+def test_classify_accepts_a_module_and_uses_lanczos_above_the_dense_limit():
+    model = nn.MLP([4, 6, 3], activation="tanh", generator=np.random.default_rng(2))
+    X, y = RNG.standard_normal((10, 4)), RNG.integers(0, 3, 10)
+    loss = lambda: F.cross_entropy(model(X), y)  # noqa: E731
+    dense = critical.classify(loss, model, grad_tol=10.0)
+    krylov = critical.classify(loss, model, grad_tol=10.0, dense_limit=10)
+    assert dense.method == "dense" and krylov.method == "lanczos"
+    assert len(dense.eigenvalues) == model.num_parameters()
+    assert krylov.eigenvalues[0] == pytest.approx(dense.eigenvalues[0], rel=1e-5, abs=1e-8)
+    assert krylov.eigenvalues[-1] == pytest.approx(dense.eigenvalues[-1], rel=1e-6)
+    assert abs(krylov.min_ratio - dense.min_ratio) < 0.15
+    assert dense.kind == krylov.kind
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+@pytest.mark.parametrize("which", ["largest", "smallest"])
+def test_top_eigenvalues_agree_with_eigh_on_random_symmetric_matrices(method, which):
+    for seed in range(3):
+        A = np.random.default_rng(seed).standard_normal((50, 50))
+        A = (A + A.T) / 2
+        exact = np.linalg.eigvalsh(A)
+        values, vectors = critical.top_eigenvalues(
+            lambda x, A=A: 0.5 * (x @ (Tensor(A) @ x)), np.zeros(50), k=2, which=which, method=method,
+            tol=1e-10 if method == "lanczos" else 1e-14, max_steps=20_000,
+        )  # fmt: skip
+        expected = exact[::-1][:2] if which == "largest" else exact[:2]
+        np.testing.assert_allclose(values, expected, rtol=1e-6)
+        for value, vector in zip(values, vectors):
+            np.testing.assert_allclose(A @ vector, value * vector, atol=1e-4)
+
+
+def test_top_eigenvalue_of_a_real_mlp_hessian_matches_eigh():
+    model = nn.MLP([5, 8, 3], activation="tanh", generator=np.random.default_rng(3))
+    X, y = RNG.standard_normal((20, 5)), RNG.integers(0, 3, 20)
+    loss = lambda: F.cross_entropy(model(X), y)  # noqa: E731
+    exact = np.linalg.eigvalsh(critical.Objective(loss, model).hessian())
+    top, _ = critical.top_eigenvalues(loss, model, which="largest")
+    bottom, _ = critical.top_eigenvalues(loss, model, which="smallest")
+    assert top[0] == pytest.approx(exact[-1], rel=1e-6)
+    assert bottom[0] == pytest.approx(exact[0], rel=1e-6)
+
+
+def test_hutchinson_trace_is_within_5_percent_with_200_samples():
+    """A Hessian whose diagonal dominates (Hutchinson's variance is 2·Σ_{i≠j} H_ij²)."""
+    rng = np.random.default_rng(5)
+    noise = rng.standard_normal((30, 30)) * 0.05
+    A = np.diag(rng.uniform(1, 3, 30)) + (noise + noise.T) / 2
+    estimate = critical.hessian_trace(lambda x: 0.5 * (x @ (Tensor(A) @ x)), np.zeros(30), samples=200, seed=0)
+    assert abs(estimate - np.trace(A)) <= 0.05 * np.trace(A)
+
+
+def test_hutchinson_trace_of_an_mlp_hessian_is_within_three_standard_errors():
+    """On a real MLP the estimator's standard error with 200 samples is itself
+    about 5% (off-diagonal curvature), so the check is against that error."""
+    model = nn.MLP([5, 8, 3], activation="tanh", generator=np.random.default_rng(4))
+    X, y = RNG.standard_normal((20, 5)), RNG.integers(0, 3, 20)
+    loss = lambda: F.cross_entropy(model(X), y)  # noqa: E731
+    H = critical.Objective(loss, model).hessian()
+    standard_error = np.sqrt(2 * ((H**2).sum() - (np.diag(H) ** 2).sum()) / 200)
+    estimate = critical.hessian_trace(loss, model, samples=200, seed=0)
+    assert abs(estimate - np.trace(H)) <= 3 * standard_error
+
+
+def test_eigenvalue_density_integrates_to_one_and_covers_the_spectrum():
+    A = np.diag(np.linspace(-1, 3, 40))
+    grid, density = critical.eigenvalue_density(lambda x: 0.5 * (x @ (Tensor(A) @ x)), np.zeros(40), steps=40)
+    assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-3)
+    assert grid[0] < -1 and grid[-1] > 3 and np.all(density >= 0)

@@ -1,0 +1,337 @@
+"""Critical points: where the gradient vanishes, is it a minimum or a saddle?
+
+Near a critical point θ' the loss is, to second order,
+
+    L(θ) ≈ L(θ') + ½ (θ − θ')ᵀ H (θ − θ')          (the gradient term is 0)
+
+so the Hessian H decides: all eigenvalues positive → local minimum; all
+negative → local maximum; some of each → saddle point.  At a saddle, moving
+along an eigenvector u of a negative eigenvalue λ changes the loss by
+½λ‖u‖² < 0: that is the escape direction.  "Minimum ratio" = the fraction of
+positive eigenvalues (1 at a true local minimum).
+
+For large models nothing here forms H: ``top_eigenvalues`` (Lanczos or power
+iteration), ``hessian_trace`` (Hutchinson) and ``eigenvalue_density``
+(stochastic Lanczos quadrature) use only Hessian-vector products, as
+PyHessian does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.autograd import _fresh_leaves, flat_hessian, flat_hvp, grad, scalar_output
+from tinygrad_edu.nn.module import Module
+from tinygrad_edu.tensor import Tensor
+
+KINDS = ("local_min", "local_max", "saddle", "degenerate", "not_critical")
+DENSE_LIMIT = 1500  # up to this many parameters, classify forms H and uses eigh
+
+
+@dataclass
+class CriticalPoint:
+    """What the second-order test says about a point."""
+
+    kind: str
+    grad_norm: float
+    eigenvalues: np.ndarray  # ascending; with method="lanczos", Ritz values (the extremes are accurate)
+    min_ratio: float
+    escape_direction: Any  # unit vector with the structure of params, or None
+    loss: float
+    method: str  # "dense" or "lanczos"
+
+
+class Objective:
+    """A scalar loss of some tensors, seen as a function of one flat vector θ.
+
+    ``params`` may be a Tensor (f(x)), a tuple of Tensors (f(*xs)), an
+    ``nn.Module`` or a list of its parameters (f() reads them itself).
+    """
+
+    def __init__(self, f: Callable[..., Tensor], params: Tensor | Sequence[Tensor] | Module) -> None:
+        if isinstance(params, (Module, list)):
+            tensors = params.parameters() if isinstance(params, Module) else list(params)
+            if not tensors:
+                raise ValueError("params has no tensors to differentiate.")
+            self.tensors = tensors
+            self.evaluate = f
+            self.structure = "list"
+        else:
+            leaves, is_tuple = _fresh_leaves(params)
+            self.tensors = list(leaves)
+            self.evaluate = lambda: f(*leaves)
+            self.structure = "tuple" if is_tuple else "tensor"
+        self.shapes = [t.shape for t in self.tensors]
+        self.sizes = [t.size for t in self.tensors]
+        self.n = sum(self.sizes)
+        self.hvp_count = 0
+
+    def loss(self) -> float:
+        return scalar_output(self.evaluate()).item()
+
+    def gradient(self) -> np.ndarray:
+        grads = grad(scalar_output(self.evaluate()), self.tensors, allow_unused=True)
+        return np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, self.sizes)])
+
+    def split(self, flat: np.ndarray) -> list[np.ndarray]:
+        pieces = np.split(np.asarray(flat, dtype=float), np.cumsum(self.sizes)[:-1])
+        return [piece.reshape(shape) for piece, shape in zip(pieces, self.shapes)]
+
+    def hvp(self, v: np.ndarray) -> np.ndarray:
+        self.hvp_count += 1
+        return np.concatenate([h.ravel() for h in flat_hvp(self.evaluate, self.tensors, self.split(v))])
+
+    def hessian(self) -> np.ndarray:
+        H = flat_hessian(self.evaluate, self.tensors)
+        return (H + H.T) / 2  # symmetric up to rounding; make it exactly so for eigh
+
+    def structured(self, flat: np.ndarray) -> Any:
+        """A flat vector shaped like params: an array, a tuple or a list of arrays."""
+        pieces = self.split(flat)
+        return pieces[0] if self.structure == "tensor" else tuple(pieces) if self.structure == "tuple" else pieces
+
+    def move(self, flat: np.ndarray) -> None:
+        """θ ← θ + flat, in place."""
+        for t, piece in zip(self.tensors, self.split(flat)):
+            t.data += piece.astype(t.dtype)
+            t.bump_version()
+
+
+# ------------------------------------------------------------ Krylov methods
+def lanczos(
+    matvec: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    steps: int,
+    rng: np.random.Generator,
+    done: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lanczos with full reorthogonalisation: (α, β, Q) with QᵀHQ = T tridiagonal
+    (diagonal α, off-diagonal β).  Stops after ``steps`` products, when the
+    Krylov space is exhausted, or when ``done(α, β, β_next)`` says so."""
+    steps = min(steps, n)
+    Q = np.zeros((steps, n))
+    alphas: list[float] = []
+    betas: list[float] = []
+    q = rng.standard_normal(n)
+    q /= np.linalg.norm(q)
+    for j in range(steps):
+        Q[j] = q
+        w = matvec(q)
+        alphas.append(float(q @ w))
+        basis = Q[: j + 1]
+        w -= basis.T @ (basis @ w)  # orthogonalise against every earlier vector,
+        w -= basis.T @ (basis @ w)  # twice ("twice is enough", Parlett)
+        beta = float(np.linalg.norm(w))
+        exhausted = beta < 1e-10 * max(1.0, max(abs(a) for a in alphas))
+        if j == steps - 1 or exhausted or (done is not None and done(np.array(alphas), np.array(betas), beta)):
+            return np.array(alphas), np.array(betas), Q[: j + 1]
+        betas.append(beta)
+        q = w / beta
+    raise AssertionError("unreachable")
+
+
+def _ritz(alphas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of the tridiagonal T (ascending): Ritz values and T's eigenvectors."""
+    T = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+    return np.linalg.eigh(T)
+
+
+def _pick(values: np.ndarray, k: int, which: str) -> np.ndarray:
+    order = np.argsort(values)
+    return order[::-1][:k] if which == "largest" else order[:k]
+
+
+def _lanczos_extremes(obj: Objective, k: int, which: str, tol: float, max_steps: int, seed: int):
+    """Lanczos until the k wanted Ritz pairs are eigenpairs to tolerance: the
+    residual ‖Hx − θx‖ = β_next·|last entry of y| ≤ tol·|θ| for each."""
+
+    def done(alphas: np.ndarray, betas: np.ndarray, beta_next: float) -> bool:
+        if len(alphas) < k + 1:
+            return False
+        theta, Y = _ritz(alphas, betas)
+        chosen = _pick(theta, k, which)
+        scale = max(np.abs(theta).max(), 1e-30)
+        return bool(np.all(beta_next * np.abs(Y[-1, chosen]) <= tol * scale))
+
+    alphas, betas, Q = lanczos(obj.hvp, obj.n, max_steps, np.random.default_rng(seed), done)
+    theta, Y = _ritz(alphas, betas)
+    chosen = _pick(theta, k, which)
+    return theta[chosen], [Q.T @ Y[:, i] for i in chosen]
+
+
+def _power_iteration(obj: Objective, k: int, which: str, tol: float, max_steps: int, seed: int):
+    """Power iteration with deflation.  It finds the eigenvalue largest in
+    magnitude; shifting by the spectral radius makes that the largest or the
+    smallest one, and deflation then gives the next k − 1 in order."""
+    rng = np.random.default_rng(seed)
+
+    def dominant(matvec, found):
+        v = rng.standard_normal(obj.n)
+        value = 0.0
+        for _ in range(max_steps):
+            for u in found:
+                v -= (u @ v) * u
+            v /= np.linalg.norm(v)
+            w = matvec(v)
+            new_value = float(v @ w)
+            for u in found:
+                w -= (u @ w) * u
+            if abs(new_value - value) <= tol * max(abs(new_value), 1e-12):
+                return new_value, w / np.linalg.norm(w) if np.linalg.norm(w) else v
+            value, v = new_value, w
+        return value, v / np.linalg.norm(v)
+
+    radius = abs(dominant(obj.hvp, [])[0])  # spectral radius ρ: all eigenvalues lie in [−ρ, ρ]
+    # H + ρI (largest) or H − ρI (smallest) has the wanted end of the spectrum dominant.
+    shift = -radius if which == "largest" else radius
+    matvec = lambda v: obj.hvp(v) - shift * v  # noqa: E731
+    values, vectors = [], []
+    for _ in range(k):
+        value, vector = dominant(matvec, vectors)
+        values.append(value + shift)
+        vectors.append(vector)
+    return np.array(values), vectors
+
+
+def top_eigenvalues(
+    f: Callable[..., Tensor],
+    params: Any,
+    k: int = 1,
+    which: str = "largest",
+    method: str = "lanczos",
+    tol: float = 1e-8,
+    max_steps: int = 300,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[Any]]:
+    """The k largest (descending) or smallest (most negative first) Hessian
+    eigenvalues and their unit eigenvectors (shaped like params), from HVPs only."""
+    if which not in ("largest", "smallest"):
+        raise ValueError(f"which must be 'largest' or 'smallest', got {which!r}.")
+    if method not in ("lanczos", "power"):
+        raise ValueError(f"method must be 'lanczos' or 'power', got {method!r}.")
+    obj = Objective(f, params)
+    if not 1 <= k <= obj.n:
+        raise ValueError(f"k must lie between 1 and the number of parameters ({obj.n}), got {k}.")
+    search = _lanczos_extremes if method == "lanczos" else _power_iteration
+    values, vectors = search(obj, k, which, tol, max_steps, seed)
+    top_eigenvalues.last_hvp_count = obj.hvp_count
+    return np.asarray(values), [obj.structured(v / np.linalg.norm(v)) for v in vectors]
+
+
+top_eigenvalues.last_hvp_count = 0  # HVPs used by the latest call (read by the benchmarks)
+
+
+def hessian_trace(f: Callable[..., Tensor], params: Any, samples: int = 100, seed: int = 0) -> float:
+    """Hutchinson's estimator: tr H = E[vᵀHv] for Rademacher v (entries ±1)."""
+    obj = Objective(f, params)
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for _ in range(samples):
+        v = rng.choice([-1.0, 1.0], size=obj.n)
+        estimates.append(v @ obj.hvp(v))
+    return float(np.mean(estimates))
+
+
+def eigenvalue_density(
+    f: Callable[..., Tensor],
+    params: Any,
+    steps: int = 30,
+    runs: int = 3,
+    grid_points: int = 1000,
+    sigma: float | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stochastic Lanczos quadrature: (grid, density) of the Hessian spectrum.
+
+    Each run starts Lanczos from a random unit vector; the Ritz values θⱼ with
+    weights (first component of their eigenvectors)² approximate the spectral
+    measure.  Each is smoothed by a Gaussian of width sigma; the density
+    integrates to 1.
+    """
+    obj = Objective(f, params)
+    rng = np.random.default_rng(seed)
+    nodes, weights = [], []
+    for _ in range(runs):
+        alphas, betas, _ = lanczos(obj.hvp, obj.n, steps, rng)
+        theta, Y = _ritz(alphas, betas)
+        nodes.append(theta)
+        weights.append(Y[0] ** 2 / runs)
+    nodes, weights = np.concatenate(nodes), np.concatenate(weights)
+    spread = float(nodes.max() - nodes.min())
+    sigma = sigma or max(spread / 100, 1e-3 * max(1.0, float(np.abs(nodes).max())))
+    grid = np.linspace(nodes.min() - 6 * sigma, nodes.max() + 6 * sigma, grid_points)
+    bumps = np.exp(-((grid[:, None] - nodes[None, :]) ** 2) / (2 * sigma**2)) / (sigma * np.sqrt(2 * np.pi))
+    return grid, bumps @ weights
+
+
+def classify(
+    f: Callable[..., Tensor],
+    params: Any,
+    grad_tol: float = 1e-6,
+    eig_tol: float = 1e-8,
+    dense_limit: int = DENSE_LIMIT,
+    seed: int = 0,
+) -> CriticalPoint:
+    """The second-order test at params: local_min, local_max, saddle,
+    degenerate (some |λ| ≤ eig_tol: inconclusive) or not_critical (‖g‖ > grad_tol).
+
+    Up to ``dense_limit`` parameters H is formed and fully diagonalised
+    (method "dense"); above, Lanczos gives the extreme eigenvalues and
+    stochastic Lanczos quadrature the minimum ratio (method "lanczos").
+    """
+    obj = Objective(f, params)
+    loss = obj.loss()
+    grad_norm = float(np.linalg.norm(obj.gradient()))
+    if obj.n <= dense_limit:
+        method = "dense"
+        eigenvalues, vectors = np.linalg.eigh(obj.hessian())
+        min_ratio = float(np.mean(eigenvalues > eig_tol))
+        lowest_vector = vectors[:, 0]
+    else:
+        method = "lanczos"
+        low, low_vectors = _lanczos_extremes(obj, 1, "smallest", 1e-6, 200, seed)
+        high, _ = _lanczos_extremes(obj, 1, "largest", 1e-6, 200, seed)
+        alphas, betas, _ = lanczos(obj.hvp, obj.n, 60, np.random.default_rng(seed))
+        theta, Y = _ritz(alphas, betas)
+        min_ratio = float(np.sum(Y[0] ** 2 * (theta > eig_tol)))
+        eigenvalues = np.sort(np.concatenate([low, theta, high]))
+        lowest_vector = low_vectors[0]
+    smallest, largest = eigenvalues[0], eigenvalues[-1]
+    if grad_norm > grad_tol:
+        kind = "not_critical"
+    elif smallest < -eig_tol and largest > eig_tol:
+        kind = "saddle"
+    elif np.any(np.abs(eigenvalues) <= eig_tol):
+        kind = "degenerate"
+    else:
+        kind = "local_min" if smallest > 0 else "local_max"
+    escape = None
+    if smallest < -eig_tol:
+        escape = obj.structured(lowest_vector / np.linalg.norm(lowest_vector))
+    return CriticalPoint(kind, grad_norm, eigenvalues, min_ratio, escape, loss, method)
+
+
+def escape_saddle(f: Callable[..., Tensor], params: Any, step: float = 0.1) -> float:
+    """Move params in place by ±step·u (u: eigenvector of the most negative
+    eigenvalue; the sign that lowers the loss) and return the new loss."""
+    point = classify(f, params)
+    if point.escape_direction is None:
+        raise ValueError(f"no negative curvature to escape along: the point is {point.kind}.")
+    obj = Objective(f, params)
+    u = np.concatenate([np.ravel(piece) for piece in _pieces(point.escape_direction)])
+    obj.move(step * u)
+    forward = obj.loss()
+    obj.move(-2 * step * u)
+    backward = obj.loss()
+    if forward < backward:
+        obj.move(2 * step * u)
+        return forward
+    return backward
+
+
+def _pieces(structured: Any) -> list[np.ndarray]:
+    return list(structured) if isinstance(structured, (tuple, list)) else [structured]
