@@ -198,13 +198,13 @@ def flat_hvp(loss: Callable[[], Tensor], params: Sequence[Tensor], vectors: Sequ
     """
     out = scalar_output(loss())
     grads = grad(out, params, create_graph=True, allow_unused=True)
-    terms = [(g * v).sum() for g, v in zip(grads, vectors) if g is not None and g.requires_grad]
-    if not terms:  # the gradient does not depend on θ: L is linear, H = 0
+    # ∇⟨∇L, v⟩ = Σᵢ vᵢ · ∂(∇L)ᵢ/∂θ: the gradients themselves, seeded with v.
+    pairs = [(g, v) for g, v in zip(grads, vectors) if g is not None and g.requires_grad]
+    if not pairs:  # the gradient does not depend on θ: L is linear, H = 0
         return [np.zeros_like(p.data) for p in params]
-    dot = terms[0]
-    for term in terms[1:]:
-        dot = dot + term
-    result = [g.data for g in _zeros_where_none(grad(dot, params, allow_unused=True), params)]
+    outputs = [g for g, _ in pairs]
+    second = grad(outputs, params, grad_outputs=[np.asarray(v, g.dtype) for g, v in pairs], allow_unused=True)
+    result = [g.data for g in _zeros_where_none(second, params)]
     _check_finite(result, "the Hessian-vector product")
     return result
 

@@ -324,7 +324,8 @@ class Transpose(Function):
         return x.transpose(axes)
 
     def backward(self, g, x, out):
-        return (g.transpose(tuple(int(a) for a in np.argsort(self.axes))),)
+        inverse = sorted(range(len(self.axes)), key=self.axes.__getitem__)
+        return (g.transpose(inverse),)
 
 
 class Expand(Function):

@@ -175,8 +175,9 @@ def run_backward(
 
     def send(t: Tensor, g: Any) -> None:
         """Add g to the gradient waiting at tensor t."""
-        if g.dtype != t.data.dtype:
-            g = g.astype(t.data.dtype)
+        dtype = t.data.dtype
+        if g.dtype is not dtype and g.dtype != dtype:  # a gradient keeps its tensor's dtype
+            g = g.astype(dtype)
         ctx = t._ctx
         if ctx is not None:
             previous = pending.get(ctx)

@@ -1,0 +1,88 @@
+"""Second-order speed: HVP cost against a gradient, Lanczos on a 10k-parameter
+MLP, and a dense Hessian against n HVPs.
+
+Run:  python benchmarks/bench_second_order.py
+"""
+
+# ruff: noqa: E402, I001  (the BLAS thread count must be set, by benchmarks.timing, before numpy loads)
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.timing import compare, print_table, seconds_per_call, torch_or_none
+
+import numpy as np
+
+from benchmarks.networks import MEDIUM, make_data, ours, torch_model
+from tinygrad_edu import critical, grad, nn
+from tinygrad_edu.nn import functional as F
+
+
+def hvp_rows(torch):
+    sizes, batch, loss_name = MEDIUM
+    model, X, y, loss_fn = ours(sizes, batch, loss_name)
+    params = model.parameters()
+    objective = critical.Objective(lambda: loss_fn(model(X), y), model)
+    v = np.random.default_rng(0).standard_normal(objective.n)
+    gradient_time, hvp_time = compare(lambda: grad(loss_fn(model(X), y), params), lambda: objective.hvp(v))
+    label = "→".join(map(str, sizes)) + f", batch {batch}"
+    rows = [(f"HVP ÷ gradient, {label}", hvp_time, gradient_time, "our gradient")]
+    if torch is not None:
+        torch.set_num_threads(1)
+        tmodel, tloss = torch_model(torch, sizes, loss_name)
+        Xn, yn = make_data(sizes, batch, loss_name)
+        tX, ty = torch.from_numpy(Xn), torch.from_numpy(yn)
+        names = [name for name, _ in tmodel.named_parameters()]
+        tparams = tuple(p.detach().clone() for p in tmodel.parameters())
+        tv = tuple(torch.randn_like(p) for p in tparams)
+
+        def torch_loss(*ps):
+            out = torch.func.functional_call(tmodel, dict(zip(names, ps)), (tX,))
+            return tloss(out, ty)
+
+        torch_hvp = seconds_per_call(lambda: torch.autograd.functional.hvp(torch_loss, tparams, tv))
+        rows.append((f"HVP, {label}", hvp_time, torch_hvp, "torch.autograd.functional.hvp"))
+    return rows
+
+
+def lanczos_report():
+    rng = np.random.default_rng(0)
+    model = nn.MLP([32, 128, 64, 10], activation="tanh", generator=rng)
+    X, y = rng.standard_normal((128, 32)), rng.integers(0, 10, 128)
+    loss = lambda: F.cross_entropy(model(X), y)  # noqa: E731
+    reference, _ = critical.top_eigenvalues(loss, model, tol=1e-12, max_steps=400)
+    start = time.perf_counter()
+    value, _ = critical.top_eigenvalues(loss, model, tol=1e-3)
+    seconds = time.perf_counter() - start
+    hvps = critical.top_eigenvalues.last_hvp_count
+    error = abs(value[0] - reference[0]) / abs(reference[0])
+    print(
+        f"\nTop Hessian eigenvalue, MLP 32→128→64→10 ({model.num_parameters():,} parameters): "
+        f"λ_max = {value[0]:.6f}, relative error {error:.1e} (target 1e-3), {hvps} HVPs (target ≤ 30), "
+        f"{seconds:.2f} s"
+    )
+
+
+def dense_rows():
+    rng = np.random.default_rng(1)
+    model = nn.MLP([8, 16, 4], activation="tanh", generator=rng)
+    X, y = rng.standard_normal((32, 8)), rng.integers(0, 4, 32)
+    objective = critical.Objective(lambda: F.cross_entropy(model(X), y), model)
+    v = rng.standard_normal(objective.n)
+    dense = seconds_per_call(objective.hessian, min_time=0.5, repeats=3)
+    one_hvp = seconds_per_call(lambda: objective.hvp(v))
+    return [(f"dense Hessian, n = {objective.n}", dense, objective.n * one_hvp, f"{objective.n} × one HVP")]
+
+
+def main() -> None:
+    torch = torch_or_none()
+    print_table("Hessian-vector products (target: HVP ≤ 3 × gradient)", hvp_rows(torch) + dense_rows())
+    lanczos_report()
+
+
+if __name__ == "__main__":
+    main()
