@@ -1,45 +1,343 @@
-"""The `tinygrad-edu` command line."""
+"""The `tinygrad-edu` command line: demo, train, graph, critical.
+
+Errors are printed as one line starting with ``error:``; the exit status is
+2 for bad arguments and 1 for other failures, and no traceback is shown.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
+import math
+import operator
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import critical, viz
+from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.trainer import DATASETS, OPTIMIZERS, SCHEDULES, Run, TrainConfig
 
 
-def demo(args: argparse.Namespace) -> None:
-    """Train a 2→16→1 network on XOR-like data with the bare Tensor."""
-    rng = np.random.default_rng(0)
-    X = rng.uniform(-1, 1, (128, 2))
-    y = (X[:, :1] * X[:, 1:] > 0).astype(float)
-    w1 = Tensor(rng.standard_normal((2, 16)) * 0.5, requires_grad=True)
-    b1 = Tensor(np.zeros(16), requires_grad=True)
-    w2 = Tensor(rng.standard_normal((16, 1)) * 0.5, requires_grad=True)
-    b2 = Tensor(np.zeros(1), requires_grad=True)
-    params = [w1, b1, w2, b2]
-    for step in range(500):
-        p = ((Tensor(X) @ w1 + b1).tanh() @ w2 + b2).sigmoid()
-        loss = ((p - y) ** 2).mean()
-        for q in params:
-            q.grad = None
-        loss.backward()
-        for q in params:
-            q.data -= 2.0 * q.grad.data
-        if step % 100 == 0:
-            print(f"step {step:4d}  loss {loss.item():.4f}")
-    accuracy = ((p.data > 0.5) == y).mean()
-    print(f"final loss {loss.item():.4f}, training accuracy {accuracy:.1%}")
+class UsageError(Exception):
+    """Bad arguments: exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+# ------------------------------------------------------------------ run folders
+def run_folder(requested: str | None, prefix: str) -> Path:
+    """The folder a run writes into: the one asked for, or runs/<prefix>-<time>."""
+    folder = Path(requested) if requested else Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OSError(f"cannot write to the output folder {folder}: {error.strerror or error}") from None
+    return folder
+
+
+def write_plots(
+    run: Run, point: critical.CriticalPoint, spectrum: tuple[np.ndarray, np.ndarray], folder: Path
+) -> list[Path]:
+    try:
+        written = [
+            viz.plot_curves({"training loss (per step)": run.history["loss"]}, folder / "loss.png", log=True),
+            viz.plot_curves(
+                {"train": run.history["train_accuracy"], "test": run.history["test_accuracy"]},
+                folder / "accuracy.png",
+                xlabel="epoch",
+                ylabel="accuracy",
+            ),  # fmt: skip
+            viz.plot_curves({"learning rate": run.history["lr"]}, folder / "lr.png", ylabel="learning rate"),
+            viz.plot_density(*spectrum, folder / "hessian_spectrum.png", title="Hessian spectral density (SLQ)"),
+        ]
+    except ImportError as error:
+        print(f"note: no plots written: {error}")
+        return []
+    return written
+
+
+def render_step_graph(run: Run, folder: Path) -> Path:
+    """The computation graph of one training step, on a batch of four samples."""
+    loss = run.loss(run.X_train[:4], run.y_train[:4])
+    loss.backward(retain_graph=True)
+    try:
+        return viz.render(viz.draw_graph(loss), folder / "graph", "svg")
+    except viz.GraphvizMissing as missing:
+        print(f"note: {missing}")
+        return folder / "graph.dot"
+    finally:
+        run.model.zero_grad()
+
+
+def report(run: Run, folder: Path, progress: bool) -> None:
+    """Accuracy, the critical-point check, the graph, the plots, the checkpoint."""
+    h = run.history
+    print(f"final training loss {h['loss'][-1]:.4f}")
+    print(f"train accuracy {h['train_accuracy'][-1]:.1%}, test accuracy {h['test_accuracy'][-1]:.1%}")
+    point = critical.classify(run.loss, run.model, grad_tol=1e-3)
+    top, _ = critical.top_eigenvalues(run.loss, run.model, which="largest", tol=1e-6)
+    spectrum = critical.eigenvalue_density(run.loss, run.model, steps=40, runs=2)
+    print(
+        f"critical-point check ({point.method}, {run.model.num_parameters():,} parameters): "
+        f"gradient norm {point.grad_norm:.2e}, minimum ratio {point.min_ratio:.3f}, "
+        f"top Hessian eigenvalue {top[0]:.4g}, lowest {point.eigenvalues[0]:.3g} → {point.kind}"
+    )
+    graph = render_step_graph(run, folder)
+    plots = write_plots(run, point, spectrum, folder)
+    run.save(folder / "checkpoint.npz")
+    metrics = {
+        "config": asdict(run.config),
+        "final_loss": h["loss"][-1],
+        "train_accuracy": h["train_accuracy"][-1],
+        "test_accuracy": h["test_accuracy"][-1],
+        "critical_point": {
+            "kind": point.kind, "method": point.method, "grad_norm": point.grad_norm,
+            "min_ratio": point.min_ratio, "top_eigenvalue": float(top[0]),
+            "lowest_eigenvalue": float(point.eigenvalues[0]),
+        },
+    }  # fmt: skip
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"wrote {graph.name}, {', '.join(p.name for p in plots) or 'no plots'}, checkpoint.npz, metrics.json")
+
+
+def demo(args: argparse.Namespace) -> Path:
+    """Train a 64→32→10 MLP on the built-in 8×8 digits with Adam and warmup."""
+    folder = run_folder(args.out, "demo")
+    config = TrainConfig()
+    print(
+        f"demo: handwritten digits (1,797 images, 8×8), MLP 64→{config.hidden[0]}→10, "
+        f"{config.optimizer} lr {config.lr} with {config.warmup_steps}-step warmup then cosine decay, "
+        f"batch {config.batch_size}, {config.epochs} epochs"
+    )
+    run = Run.create(config)
+    run.train(progress=not args.quiet)
+    report(run, folder, progress=not args.quiet)
+    return folder
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Train with every choice as a flag; --resume continues a checkpoint."""
+    folder = run_folder(args.out, "train")
+    if args.resume:
+        run = Run.resume(args.resume, epochs=args.epochs)
+        print(f"resuming {args.resume} at epoch {run.epoch} of {run.config.epochs}")
+    else:
+        config = TrainConfig(
+            dataset=args.dataset, hidden=args.hidden, activation=args.activation, optimizer=args.optimizer,
+            lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
+            warmup_steps=args.warmup_steps, batch_size=args.batch_size, epochs=args.epochs or 15, seed=args.seed,
+        )  # fmt: skip
+        run = Run.create(config)
+    run.train(progress=not args.quiet)
+    report(run, folder, progress=not args.quiet)
+    return folder
+
+
+# ------------------------------------------------------------------ graph EXPR
+BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow, ast.MatMult: operator.matmul,
+}  # fmt: skip
+FUNCTIONS = ("relu", "exp", "log", "tanh", "sigmoid", "sqrt", "abs")
+
+
+def evaluate(expression: str, variables: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """Evaluate +, -, *, /, **, unary minus, numbers, names and relu/exp/log/... calls
+    (nothing else: the expression is parsed, never passed to eval)."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError as error:
+        raise UsageError(f"cannot parse the expression {expression!r}: {error.msg}") from None
+    results: list[Tensor] = []
+
+    def visit(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return visit(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id not in variables:
+                raise UsageError(f"unknown name {node.id!r} in the expression; give it a value, e.g. {node.id}=1.5")
+            return variables[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
+            out = BINARY[type(node.op)](visit(node.left), visit(node.right))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = visit(node.operand)
+            out = -value if isinstance(node.op, ast.USub) else value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+            if len(node.args) != 1 or node.keywords:
+                raise UsageError(f"{node.func.id}() takes exactly one argument")
+            argument = visit(node.args[0])
+            argument = argument if isinstance(argument, Tensor) else Tensor(argument)
+            out = getattr(argument, node.func.id)()
+        else:
+            shown = ast.unparse(node) if hasattr(ast, "unparse") else type(node).__name__
+            raise UsageError(
+                f"unsupported expression {shown!r}: use numbers, names, + - * / ** and {', '.join(FUNCTIONS)}()"
+            )
+        if isinstance(out, Tensor):
+            results.append(out)
+        return out
+
+    out = visit(tree)
+    if not isinstance(out, Tensor):
+        raise UsageError("the expression uses no variable; write it in terms of named values such as a=2")
+    return out, results
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, Tensor]:
+    variables = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"expected NAME=VALUE, got {pair!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise UsageError(f"{name}={value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise UsageError(f"{name} must be a finite number, got {value}")
+        variables[name] = Tensor(number, requires_grad=True, name=name)
+    return variables
+
+
+def graph(args: argparse.Namespace) -> Path:
+    """Render the computation graph of an expression, with values and gradients."""
+    variables = parse_assignments(args.values)
+    out, intermediates = evaluate(args.expression, variables)
+    for t in intermediates:
+        t.retain_grad()
+    out.backward(retain_graph=True) if out.size == 1 else out.sum().backward(retain_graph=True)
+    print(f"{args.expression} = {out.item():.6g}")
+    for name, t in variables.items():
+        gradient = t.grad.item() if t.grad is not None else 0.0
+        print(f"  ∂/∂{name} = {gradient:.6g}")
+    target = Path(args.out)
+    if target.parent != Path(""):
+        run_folder(str(target.parent), "graph")
+    dot = viz.draw_graph(out, rankdir=args.rankdir)
+    try:
+        return viz.render(dot, target.with_suffix(""), args.format)
+    except viz.GraphvizMissing as missing:
+        print(f"note: {missing}")
+        return target.with_suffix(".dot")
+
+
+# ------------------------------------------------------------------ critical
+POINT_FUNCTIONS: dict[str, tuple[str, Callable[[Tensor], Tensor]]] = {
+    "bowl": ("x² + y²", lambda p: p[0] ** 2 + p[1] ** 2),
+    "cap": ("−x² − y²", lambda p: -(p[0] ** 2) - p[1] ** 2),
+    "saddle": ("x² − y²", lambda p: p[0] ** 2 - p[1] ** 2),
+    "lecture": ("(1 − w₁w₂)², the lecture's ŷ = w₁w₂x on (x=1, ŷ=1)", lambda p: (1 - p[0] * p[1]) ** 2),
+    "flat": ("x⁴ + y²", lambda p: p[0] ** 4 + p[1] ** 2),
+    "monkey": ("x³ − 3xy² (monkey saddle)", lambda p: p[0] ** 3 - 3 * p[0] * p[1] ** 2),
+    "rosenbrock": ("(1 − x)² + 100(y − x²)²", lambda p: (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2),
+}
+
+
+def print_point(point: critical.CriticalPoint) -> None:
+    shown = np.array2string(point.eigenvalues[:8], precision=4, suppress_small=True)
+    more = f" … ({len(point.eigenvalues)} in all)" if len(point.eigenvalues) > 8 else ""
+    print(f"kind: {point.kind}  (method: {point.method})")
+    print(f"loss {point.loss:.6g}, gradient norm {point.grad_norm:.3e}, minimum ratio {point.min_ratio:.3f}")
+    print(f"eigenvalues (ascending): {shown}{more}")
+    if point.escape_direction is not None and point.method == "dense" and len(point.eigenvalues) <= 8:
+        print(f"escape direction: {np.round(np.ravel(point.escape_direction), 4)}")
+
+
+def critical_command(args: argparse.Namespace) -> None:
+    """Classify a point of a built-in function or of a saved model."""
+    if args.checkpoint:
+        run = Run.resume(args.checkpoint)
+        print(f"{args.checkpoint}: {run.model.num_parameters():,} parameters, training loss of {run.config.dataset}")
+        print_point(critical.classify(run.loss, run.model, grad_tol=args.grad_tol))
+        return
+    description, f = POINT_FUNCTIONS[args.function]
+    try:
+        at = np.array([float(v) for v in args.at.split(",")])
+    except ValueError:
+        raise UsageError(f"--at takes two comma-separated numbers such as 0,0; got {args.at!r}") from None
+    if at.shape != (2,) or not np.all(np.isfinite(at)):
+        raise UsageError(f"--at takes two finite comma-separated numbers such as 0,0; got {args.at!r}")
+    print(f"{args.function}: L = {description}, at ({at[0]:g}, {at[1]:g})")
+    print_point(critical.classify(f, at, grad_tol=args.grad_tol))
+
+
+# ------------------------------------------------------------------ main
+def build_parser() -> Parser:
+    parser = Parser(prog="tinygrad-edu", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = commands.add_parser("demo", help="train on the built-in digits and check the critical point")
+    p.add_argument("--out", help="run folder (default: runs/demo-<time>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=demo)
+
+    p = commands.add_parser("train", help="train with every choice as a flag, or resume a checkpoint")
+    defaults = TrainConfig()
+    p.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
+    p.add_argument("--hidden", type=int, nargs="+", default=defaults.hidden, help="hidden layer sizes")
+    p.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default=defaults.activation)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    p.add_argument("--lr", type=float, default=defaults.lr, help="learning rate (peak lr with warmup)")
+    p.add_argument("--momentum", type=float, default=defaults.momentum, help="for sgd, momentum, onecycle")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
+    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--epochs", type=int, help=f"default {defaults.epochs}; with --resume, the new total")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--out", help="run folder (default: runs/train-<time>)")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a run folder's checkpoint.npz")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=train)
+
+    p = commands.add_parser("graph", help="render the computation graph of an expression")
+    p.add_argument("expression", help='e.g. "a*b + b**3"')
+    p.add_argument("values", nargs="*", metavar="NAME=VALUE", help="e.g. a=-4 b=2")
+    p.add_argument("--out", default="graph.svg", help="output file (default graph.svg)")
+    p.add_argument("--format", choices=("svg", "png", "pdf"), default="svg")
+    p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="left-to-right or top-down")
+    p.set_defaults(run=graph)
+
+    p = commands.add_parser("critical", help="classify a point: minimum, maximum or saddle?")
+    p.add_argument("--function", choices=sorted(POINT_FUNCTIONS), default="lecture")
+    p.add_argument("--at", default="0,0", help="the point, as x,y (default 0,0)")
+    p.add_argument("--checkpoint", help="classify a model saved by `train` instead (its training loss)")
+    p.add_argument("--grad-tol", type=float, default=1e-6, help="largest gradient norm of a critical point")
+    p.set_defaults(run=critical_command)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-edu", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="train a tiny network").set_defaults(run=demo)
-    args = parser.parse_args(argv)
-    args.run(args)
+    try:
+        args = build_parser().parse_args(argv)
+        result = args.run(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001  (the command line shows one line, never a traceback)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if isinstance(result, Path):
+        print(result)
     return 0
 
 

@@ -1,0 +1,110 @@
+"""The command line, run as a user runs it: in a subprocess."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import nn
+
+
+def cli(*args, cwd=None, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "tinygrad_edu", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def assert_clean_error(result, status, message):
+    assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0], result.stderr
+
+
+def test_demo_trains_checks_renders_and_names_its_folder(tmp_path):
+    result = cli("demo", "--quiet", cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / result.stdout.strip().splitlines()[-1]
+    assert folder.is_dir() and folder.parent.name == "runs"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.9
+    assert metrics["critical_point"]["kind"] in ("not_critical", "saddle", "local_min", "degenerate")
+    assert "minimum ratio" in result.stdout and "top Hessian eigenvalue" in result.stdout
+    assert (folder / "checkpoint.npz").exists() and (folder / "graph.dot").exists()
+    if shutil.which("dot"):
+        assert (folder / "graph.svg").exists()
+    if importlib.util.find_spec("matplotlib"):
+        for plot in ("loss.png", "accuracy.png", "lr.png", "hessian_spectrum.png"):
+            assert (folder / plot).exists(), plot
+
+
+def test_train_resumes_from_a_checkpoint_exactly(tmp_path):
+    # A constant schedule: extending a run re-spans a decaying schedule over the new total.
+    common = ["--dataset", "moons", "--hidden", "8", "--batch-size", "50", "--quiet", "--schedule", "none"]
+    full = cli("train", *common, "--epochs", "4", "--out", str(tmp_path / "full"))
+    half = cli("train", *common, "--epochs", "2", "--out", str(tmp_path / "half"))
+    assert full.returncode == 0 and half.returncode == 0, full.stderr + half.stderr
+    resumed = cli("train", "--resume", str(tmp_path / "half" / "checkpoint.npz"), "--epochs", "4", "--quiet",
+                  "--out", str(tmp_path / "resumed"))  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout
+    a = nn.load(tmp_path / "full" / "checkpoint.npz")
+    b = nn.load(tmp_path / "resumed" / "checkpoint.npz")
+    assert a["epoch"] == b["epoch"] == 4
+    for key in a["model"]:
+        np.testing.assert_array_equal(a["model"][key], b["model"][key])
+
+
+def test_graph_command_prints_values_and_gradients(tmp_path):
+    result = cli("graph", "a*b + b**3", "a=-4", "b=2", "--out", str(tmp_path / "g.svg"))
+    assert result.returncode == 0, result.stderr
+    assert "= 0" in result.stdout and "∂/∂a = 2" in result.stdout and "∂/∂b = 8" in result.stdout
+    assert (tmp_path / "g.dot").exists()
+    if shutil.which("dot"):
+        assert (tmp_path / "g.svg").read_text().startswith("<?xml")
+
+
+def test_critical_command_finds_the_lectures_saddle():
+    result = cli("critical", "--function", "lecture", "--at", "0,0")
+    assert result.returncode == 0, result.stderr
+    assert "kind: saddle" in result.stdout and "[-2.  2.]" in result.stdout
+
+
+def test_critical_command_on_a_saved_model(tmp_path):
+    trained = cli("train", "--dataset", "blobs", "--hidden", "4", "--epochs", "1", "--quiet", "--out", str(tmp_path))
+    assert trained.returncode == 0, trained.stderr
+    result = cli("critical", "--checkpoint", str(tmp_path / "checkpoint.npz"))
+    assert result.returncode == 0, result.stderr
+    assert "kind:" in result.stdout and "parameters" in result.stdout
+
+
+@pytest.mark.parametrize("args,status,message", [
+    (["graph", "a*c", "a=1"], 2, "unknown name 'c'"),
+    (["graph", "a*b", "a=1", "b=abc"], 2, "'abc' is not a number"),
+    (["graph", "__import__('os').system('true')", "a=1"], 2, "unsupported expression"),
+    (["graph", "a*", "a=1"], 2, "cannot parse"),
+    (["critical", "--at", "zero"], 2, "--at takes two"),
+    (["train", "--optimizer", "magic"], 2, "invalid choice"),
+    (["train", "--lr", "-1", "--epochs", "1"], 1, "lr must be a positive number"),
+    (["nonsense"], 2, "invalid choice"),
+])  # fmt: skip
+def test_bad_input_gives_one_clear_line_and_a_nonzero_status(args, status, message):
+    assert_clean_error(cli(*args), status, message)
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert_clean_error(cli("demo", "--out", str(blocker / "run")), 1, "cannot write to the output folder")
+
+
+@pytest.mark.parametrize("command", [["train", "--resume"], ["critical", "--checkpoint"]])
+def test_corrupt_checkpoint(tmp_path, command):
+    bad = tmp_path / "checkpoint.npz"
+    bad.write_bytes(os.urandom(300))
+    assert_clean_error(cli(*command, str(bad)), 1, "not a valid tinygrad_edu checkpoint")

@@ -1,0 +1,221 @@
+"""A complete training run from a small config: data, model, optimizer,
+schedule, mini-batch loop, evaluation, checkpoints and resuming.
+
+Used by the command line (``tinygrad-edu train`` / ``demo``) and the examples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tinygrad_edu import nn, optim
+from tinygrad_edu.data import DataLoader, datasets
+from tinygrad_edu.nn import functional as F
+from tinygrad_edu.optim import lr_scheduler as S
+from tinygrad_edu.tensor import Tensor, manual_seed, no_grad
+
+DATASETS = ("digits", "moons", "spirals", "blobs")
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rms", "rmsprop", "adam", "adamw")
+SCHEDULES = ("none", "step", "exponential", "cosine", "warmup-cosine", "inverse-sqrt", "onecycle")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    hidden: list[int] = field(default_factory=lambda: [32])
+    activation: str = "relu"
+    optimizer: str = "adam"
+    lr: float = 1e-2
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "warmup-cosine"
+    warmup_steps: int = 50
+    batch_size: int = 32
+    epochs: int = 15
+    seed: int = 0
+    test_fraction: float = 0.2
+
+    def check(self) -> None:
+        """Refuse bad values with a message that names the fix."""
+        for name, allowed in (("dataset", DATASETS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(allowed)}.")
+        if self.activation not in nn.layers.ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of relu, sigmoid, tanh.")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden sizes must be positive integers, got {self.hidden}.")
+        for name in ("batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr}.")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}.")
+        return cls(**values)
+
+
+def load_data(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if config.dataset == "digits":
+        X, y = datasets.digits()
+    else:
+        X, y = datasets.GENERATORS[config.dataset](n=600, seed=config.seed)
+    return datasets.train_test_split(X, y, config.test_fraction, seed=config.seed)
+
+
+def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP:
+    sizes = [n_inputs, *config.hidden, n_classes]
+    return nn.MLP(sizes, activation=config.activation, generator=np.random.default_rng(config.seed))
+
+
+def build_optimizer(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
+    lr, wd, mu = config.lr, config.weight_decay, config.momentum
+    makers: dict[str, Callable[[], optim.Optimizer]] = {
+        "sgd": lambda: optim.SGD(params, lr=lr, momentum=mu, weight_decay=wd),
+        "momentum": lambda: optim.Momentum(params, lr=lr, momentum=mu),
+        "adagrad": lambda: optim.Adagrad(params, lr=lr, weight_decay=wd),
+        "rms": lambda: optim.RMS(params, lr=lr),
+        "rmsprop": lambda: optim.RMSprop(params, lr=lr, weight_decay=wd),
+        "adam": lambda: optim.Adam(params, lr=lr, weight_decay=wd),
+        "adamw": lambda: optim.AdamW(params, lr=lr, weight_decay=wd),
+    }
+    return makers[config.optimizer]()
+
+
+def build_schedule(config: TrainConfig, optimizer: optim.Optimizer, total_steps: int) -> S.LRScheduler:
+    warmup = max(1, min(config.warmup_steps, total_steps - 1))
+    makers: dict[str, Callable[[], S.LRScheduler]] = {
+        "none": lambda: S.LambdaLR(optimizer, lambda t: 1.0),
+        "step": lambda: S.StepLR(optimizer, step_size=max(1, total_steps // 3), gamma=0.1),
+        "exponential": lambda: S.ExponentialLR(optimizer, gamma=0.01 ** (1 / total_steps)),
+        "cosine": lambda: S.CosineAnnealingLR(optimizer, T_max=total_steps),
+        "warmup-cosine": lambda: S.WarmupLR(
+            optimizer, warmup, after=S.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup))
+        ),
+        # The Transformer schedule, scaled so that its peak (at the end of warmup) is lr.
+        "inverse-sqrt": lambda: S.InverseSqrtLR(optimizer, d_model=1, warmup_steps=warmup),
+        "onecycle": lambda: S.OneCycleLR(
+            optimizer,
+            max_lr=config.lr,
+            total_steps=total_steps,
+            cycle_momentum=config.optimizer not in ("adagrad", "rms"),  # they have no momentum to cycle
+        ),  # fmt: skip
+    }
+    if config.schedule == "inverse-sqrt":
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * math.sqrt(warmup)
+    return makers[config.schedule]()
+
+
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    with no_grad():
+        return float((model(X).data.argmax(axis=1) == y).mean())
+
+
+@dataclass
+class Run:
+    """Everything a training run consists of, built from its config."""
+
+    config: TrainConfig
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    model: nn.MLP
+    optimizer: optim.Optimizer
+    scheduler: S.LRScheduler
+    loader: DataLoader
+    epoch: int = 0
+    history: dict[str, list[float]] = field(
+        default_factory=lambda: {"loss": [], "lr": [], "train_accuracy": [], "test_accuracy": []}
+    )
+
+    @classmethod
+    def create(cls, config: TrainConfig) -> Run:
+        config.check()
+        manual_seed(config.seed)
+        X_train, X_test, y_train, y_test = load_data(config)
+        n_classes = int(max(y_train.max(), y_test.max())) + 1
+        model = build_model(config, X_train.shape[1], n_classes)
+        optimizer = build_optimizer(config, model.parameters())
+        loader = DataLoader(X_train, y_train, config.batch_size, shuffle=True, seed=config.seed)
+        scheduler = build_schedule(config, optimizer, config.epochs * len(loader))
+        return cls(config, X_train, X_test, y_train, y_test, model, optimizer, scheduler, loader)
+
+    def loss(self, X: Any = None, y: Any = None) -> Tensor:
+        """Mean cross-entropy on (X, y), by default the whole training set."""
+        X = self.X_train if X is None else X
+        y = self.y_train if y is None else y
+        return F.cross_entropy(self.model(X), y)
+
+    def train(self, progress: bool = True) -> None:
+        """Run the remaining epochs (all of them for a new run)."""
+        bar = tqdm(
+            range(self.epoch, self.config.epochs), desc="training", unit="epoch", disable=not progress,
+            initial=self.epoch, total=self.config.epochs,
+        )  # fmt: skip
+        for _ in bar:
+            for xb, yb in self.loader:
+                loss = self.loss(xb, yb)
+                self.optimizer.zero_grad()
+                loss.backward()
+                self.history["lr"].append(self.optimizer.param_groups[0]["lr"])
+                self.optimizer.step()
+                self.scheduler.step()
+                self.history["loss"].append(loss.item())
+                if not math.isfinite(self.history["loss"][-1]):
+                    raise FloatingPointError(
+                        f"the loss became {loss.item()} in epoch {self.epoch + 1}; lower the learning rate "
+                        f"(now {self.config.lr})."
+                    )
+            self.epoch += 1
+            self.history["train_accuracy"].append(accuracy(self.model, self.X_train, self.y_train))
+            self.history["test_accuracy"].append(accuracy(self.model, self.X_test, self.y_test))
+            bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}", test=f"{self.history['test_accuracy'][-1]:.3f}")
+
+    # -- checkpoints -------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config),
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "loader": self.loader.state_dict(),
+            "history": self.history,
+        }
+
+    def save(self, path: str | Path) -> None:
+        nn.save(self.state_dict(), path)
+
+    @classmethod
+    def resume(cls, path: str | Path, epochs: int | None = None) -> Run:
+        """Rebuild a run from its checkpoint; ``epochs`` may extend it."""
+        state = nn.load(path)
+        try:
+            config = TrainConfig.from_dict(state["config"])
+            if epochs is not None:
+                if epochs < state["epoch"]:
+                    raise ValueError(f"the checkpoint has already trained {state['epoch']} epochs; ask for more.")
+                config.epochs = epochs
+            run = cls.create(config)  # with more epochs, the schedule spans the new total
+            run.model.load_state_dict(state["model"])
+            run.optimizer.load_state_dict(state["optimizer"])
+            run.scheduler.load_state_dict(state["scheduler"])
+            run.loader.load_state_dict(state["loader"])
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{path} is not a training checkpoint of tinygrad-edu train ({error}).") from None
+        run.epoch = int(state["epoch"])
+        run.history = {k: list(v) for k, v in state["history"].items()}
+        return run

@@ -1,0 +1,293 @@
+"""Seeing what autodiff does: computation graphs (Graphviz) and plots (matplotlib).
+
+``draw_graph(t)`` walks the graph behind a tensor and returns a
+``graphviz.Digraph``: one box per tensor (name, shape, value, gradient) and one
+ellipse per operation.  ``to_dot`` gives the DOT text and needs no binary;
+``render`` turns it into SVG/PNG/PDF with Graphviz's ``dot`` and, when ``dot``
+is missing, writes the .dot file and says how to install it.
+
+The plots need matplotlib (``pip install tinygrad-edu[plots]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from tinygrad_edu.nn.module import Module
+from tinygrad_edu.tensor import Function, Tensor
+
+SMALL = 8  # tensors with at most this many elements show every value
+
+
+# ------------------------------------------------------------ graph drawing
+def _summary(array: np.ndarray) -> str:
+    if array.size <= SMALL:
+        flat = np.asarray(array).ravel() if np.ndim(array) else np.asarray(array)
+        return np.array2string(flat, precision=4, separator=", ", suppress_small=True, max_line_width=10**6)
+    return f"mean {array.mean():.4g}, min {array.min():.4g}, max {array.max():.4g}"
+
+
+def _tensor_label(t: Tensor, show_values: bool) -> str:
+    title = t.name or ("param" if t.is_leaf and t.requires_grad else "const" if t.is_leaf else "")
+    lines = [f"{title} {t.shape}".strip() if t.ndim else title or "scalar"]
+    if show_values:
+        lines.append(f"data {_summary(t.data)}")
+        if t.grad is not None:
+            lines.append(f"grad {_summary(t.grad.data)}")
+    return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
+
+
+def _op_label(fn: Function) -> str:
+    options = {"PowScalar": lambda: f"**{fn.__dict__.get('exponent', '')}"}
+    return graphviz.nohtml(graphviz.escape(options.get(fn.name, lambda: fn.name)()))
+
+
+@contextlib.contextmanager
+def record_modules(model: Module) -> Iterator[None]:
+    """While active, calls of the direct children of ``model`` tag the
+    operations they perform, so ``draw_graph(..., collapse=True)`` can draw
+    each child as one box."""
+    originals = {}
+    for name, child in model._modules.items():
+        originals[name] = child.__dict__.get("forward")
+
+        def traced(*inputs: Any, _child: Module = child, _name: str = name) -> Any:
+            out = type(_child).forward(_child, *inputs)
+            _tag(out, inputs, f"{_name}: {type(_child).__name__}")
+            return out
+
+        object.__setattr__(child, "forward", traced)
+    try:
+        yield
+    finally:
+        for name, child in model._modules.items():
+            if originals[name] is None:
+                del child.__dict__["forward"]
+            else:
+                object.__setattr__(child, "forward", originals[name])
+
+
+def _tag(out: Any, inputs: Sequence[Any], scope: str) -> None:
+    """Mark every node between the inputs and out as belonging to scope."""
+    if not isinstance(out, Tensor):
+        return
+    stop = {id(x) for x in inputs if isinstance(x, Tensor)}
+    stack = [out]
+    while stack:
+        t = stack.pop()
+        fn = t._ctx
+        if fn is None or id(t) in stop or fn.parents is None or "scope" in fn.__dict__:
+            continue
+        fn.scope = scope
+        stack.extend(p for p in fn.parents if not p.requires_grad or p._ctx is not None)
+
+
+def draw_graph(root: Tensor, rankdir: str = "LR", show_values: bool = True, collapse: bool = False) -> graphviz.Digraph:
+    """The computation graph behind ``root``: tensors as boxes, operations as ellipses.
+
+    ``rankdir`` "LR" (left to right) or "TB" (top down).  With ``collapse``,
+    the operations tagged by ``record_modules`` are drawn as one box per
+    module, hiding its inner tensors and its parameters.
+    """
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}.")
+    if root._ctx is not None and root._ctx.parents is None:
+        raise ValueError(
+            "the graph behind this tensor was freed by backward(); call backward(retain_graph=True) "
+            "if you want to draw it afterwards."
+        )
+    dot = graphviz.Digraph(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica", "fontsize": "11"})
+    tensors_drawn: set[int] = set()
+    edges: set[tuple[str, str]] = set()
+    expanded: set[int] = set()
+    scope_ids: dict[str, str] = {}
+
+    def scope_of(t: Tensor) -> str | None:
+        fn = t._ctx
+        return fn.__dict__.get("scope") if collapse and fn is not None and fn.parents is not None else None
+
+    def tensor_node(t: Tensor) -> str:
+        if id(t) not in tensors_drawn:
+            tensors_drawn.add(id(t))
+            dot.node(f"t{id(t)}", _tensor_label(t, show_values), shape="box", style="rounded")
+        return f"t{id(t)}"
+
+    def edge(tail: str, head: str) -> None:
+        if (tail, head) not in edges:
+            edges.add((tail, head))
+            dot.edge(tail, head)
+
+    tensor_node(root)
+    stack = [(root, True)]  # (tensor, whether it is drawn)
+    while stack:
+        t, visible = stack.pop()
+        fn = t._ctx
+        if fn is None or fn.parents is None:  # a leaf, or a graph already freed by backward
+            continue
+        scope = scope_of(t)
+        if scope:
+            if scope not in scope_ids:
+                scope_ids[scope] = f"m{len(scope_ids)}"
+                dot.node(
+                    scope_ids[scope], graphviz.escape(scope), shape="box3d", style="filled", fillcolor="lightyellow"
+                )
+            op = scope_ids[scope]
+        else:
+            op = f"f{id(fn)}"
+            dot.node(op, _op_label(fn), shape="ellipse", style="filled", fillcolor="lightblue")
+        if visible:
+            edge(op, tensor_node(t))
+        if id(fn) in expanded:
+            continue
+        expanded.add(id(fn))
+        for p in fn.parents:
+            if scope and scope_of(p) == scope:  # inside the same collapsed module
+                stack.append((p, False))
+            elif scope and p._ctx is None and p.requires_grad:  # the module's own parameter
+                continue
+            else:
+                edge(tensor_node(p), op)
+                stack.append((p, True))
+    return dot
+
+
+def to_dot(root: Tensor, **options: Any) -> str:
+    """The DOT source of ``draw_graph(root, **options)``; needs no Graphviz binary."""
+    return draw_graph(root, **options).source
+
+
+class GraphvizMissing(RuntimeError):
+    """Graphviz's ``dot`` program is not installed; the .dot file was written instead."""
+
+
+def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str = "svg") -> Path:
+    """Write the graph to ``path`` (extension added) as svg, png or pdf.
+
+    Without Graphviz's ``dot`` it writes ``path.dot`` and raises GraphvizMissing
+    with the install command.
+    """
+    if isinstance(graph, Tensor):
+        graph = draw_graph(graph)
+    if format not in ("svg", "png", "pdf"):
+        raise ValueError(f"format must be svg, png or pdf, got {format!r}.")
+    path = Path(path)
+    dot_file = path.with_suffix(".dot")
+    dot_file.write_text(graph.source)
+    if shutil.which("dot") is None:
+        raise GraphvizMissing(
+            f"Graphviz's `dot` program is not installed, so only the DOT source was written to {dot_file}. "
+            "Install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) "
+            f"and run: dot -T{format} {dot_file} -o {path.with_suffix('.' + format)}"
+        )
+    target = path.with_suffix("." + format)
+    target.write_bytes(graph.pipe(format=format))
+    return target
+
+
+# ------------------------------------------------------------ plots
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            "plots need matplotlib: pip install matplotlib (or pip install 'tinygrad-edu[plots]')."
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    path = Path(path)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_curves(
+    curves: dict[str, Sequence[float]], path: str | Path, xlabel: str = "step", ylabel: str = "loss", log: bool = False
+) -> Path:
+    """Several named curves (loss, accuracy, learning rate, ...) on one axis."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, values in curves.items():
+        ax.plot(np.arange(len(values)), values, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_surface(
+    loss: Any,
+    path: str | Path,
+    xlim: tuple[float, float] = (-2.0, 2.0),
+    ylim: tuple[float, float] = (-2.0, 2.0),
+    trajectories: dict[str, np.ndarray] | None = None,
+    points: dict[str, tuple[float, float]] | None = None,
+    resolution: int = 120,
+    log: bool = False,
+    title: str = "",
+) -> Path:
+    """Contours of a 2-D error surface loss(x, y) (numpy-vectorised) with
+    optimizer trajectories (arrays of shape (steps, 2)) and marked points."""
+    plt = _pyplot()
+    xs, ys = np.linspace(*xlim, resolution), np.linspace(*ylim, resolution)
+    X, Y = np.meshgrid(xs, ys)
+    Z = np.asarray(loss(X, Y), dtype=float)
+    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    levels = np.logspace(np.log10(max(Z.min(), 1e-8)), np.log10(Z.max()), 30) if log else 30
+    contour = ax.contourf(X, Y, Z, levels=levels, cmap="viridis", norm="log" if log else None)
+    fig.colorbar(contour, ax=ax, label="loss")
+    for label, path_points in (trajectories or {}).items():
+        path_points = np.asarray(path_points)
+        ax.plot(path_points[:, 0], path_points[:, 1], ".-", markersize=3, linewidth=1.2, label=label)
+    for label, (px, py) in (points or {}).items():
+        ax.plot([px], [py], "r*", markersize=12)
+        ax.annotate(label, (px, py), textcoords="offset points", xytext=(6, 6), color="white")
+    ax.set(xlim=xlim, ylim=ylim, xlabel="θ₁", ylabel="θ₂", title=title)
+    if trajectories:
+        ax.legend(loc="upper right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_spectrum(eigenvalues: np.ndarray, path: str | Path, title: str = "Hessian eigenvalues") -> Path:
+    """A histogram of Hessian eigenvalues with 0 marked (negative = saddle directions)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.hist(np.asarray(eigenvalues), bins=60, color="steelblue")
+    ax.axvline(0.0, color="red", linewidth=1)
+    ax.set(xlabel="eigenvalue", ylabel="count", title=title)
+    ax.set_yscale("log")
+    return _save(fig, path)
+
+
+def plot_density(grid: np.ndarray, density: np.ndarray, path: str | Path, title: str = "spectral density") -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(grid, density)
+    ax.axvline(0.0, color="red", linewidth=1)
+    ax.set(xlabel="eigenvalue", ylabel="density", title=title)
+    return _save(fig, path)
+
+
+def plot_scatter(
+    x: Sequence[float], y: Sequence[float], path: str | Path, xlabel: str, ylabel: str, title: str = ""
+) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.scatter(x, y, s=18, alpha=0.8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
