@@ -107,7 +107,7 @@ def test_render_without_dot_writes_the_dot_file_and_explains(tmp_path, monkeypat
 
 
 def test_plots_are_written(tmp_path):
-    pytest.importorskip("matplotlib", reason="plots need matplotlib")
+    pytest.importorskip("matplotlib", reason="plots need matplotlib (the plots extra)")
     written = [
         viz.plot_curves({"loss": [3, 2, 1]}, tmp_path / "loss.png", log=True),
         viz.plot_surface(lambda x, y: x**2 + 10 * y**2, tmp_path / "surface.png",

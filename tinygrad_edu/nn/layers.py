@@ -27,12 +27,12 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features)), dtype=dtype)
+        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
         self.bias = None
         if bias:
             bound = 1 / math.sqrt(in_features) if in_features else 0.0
-            self.bias = Parameter(np.empty(out_features), dtype=dtype)
+            self.bias = Parameter(np.zeros(out_features), dtype=dtype)
             init.uniform_(self.bias, -bound, bound, generator)
 
     def forward(self, x: ArrayLike) -> Tensor:
