@@ -1,0 +1,153 @@
+"""Chapter 2, batch size: time per update and per epoch on this CPU, accuracy
+on the digits, and how sharp the minimum found by small and large batches is.
+
+    python examples/batch_size.py [--quick]
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import main
+
+from tinygrad_edu import critical, nn, optim, viz
+from tinygrad_edu.data import DataLoader, datasets
+from tinygrad_edu.nn import functional as F
+
+SIZES = [64, 32, 10]
+
+
+def make_model(seed: int = 0) -> nn.MLP:
+    return nn.MLP(SIZES, generator=np.random.default_rng(seed))
+
+
+def timing(X: np.ndarray, y: np.ndarray, batch_sizes: list[int], quick: bool) -> dict:
+    """Seconds per update (forward, backward, SGD step) and per epoch."""
+    model = make_model()
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    per_update = {}
+    for b in batch_sizes:
+        xb, yb = X[:b], y[:b]
+        repeats = 20 if quick else 200
+        start = time.perf_counter()
+        for _ in range(repeats):
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+        per_update[b] = (time.perf_counter() - start) / repeats
+    per_epoch = {b: per_update[b] * int(np.ceil(len(X) / b)) for b in batch_sizes}
+    for b in batch_sizes:
+        print(f"  batch {b:5d}: {per_update[b] * 1e3:7.3f} ms per update, {per_epoch[b]:7.3f} s per epoch")
+    return {"per_update": per_update, "per_epoch": per_epoch}
+
+
+def train(X, y, batch_size: int, updates: int, seed: int = 0) -> nn.MLP:
+    """SGD with momentum (η = 0.05, λ = 0.9) for a number of updates, reshuffling every epoch."""
+    model = make_model(seed)
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loader = DataLoader(X, y, batch_size, seed=seed)
+    done = 0
+    while done < updates:
+        for xb, yb in loader:
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+            done += 1
+            if done == updates:
+                break
+    return model
+
+
+def accuracy(model: nn.MLP, X: np.ndarray, y: np.ndarray) -> float:
+    return float((model(X).data.argmax(axis=1) == y).mean())
+
+
+def filter_normalised_direction(model: nn.MLP, rng: np.random.Generator) -> list[np.ndarray]:
+    """A random direction scaled row by row to the norms of the weights' rows
+    (Li et al., 2018), so that curves of different networks are comparable."""
+    direction = []
+    for p in model.parameters():
+        d = rng.standard_normal(p.shape)
+        if p.ndim == 2:
+            d *= np.linalg.norm(p.data, axis=1, keepdims=True) / np.linalg.norm(d, axis=1, keepdims=True)
+        else:
+            d[:] = 0.0  # biases stay put, as in the paper
+        direction.append(d)
+    return direction
+
+
+def loss_along(model: nn.MLP, direction, X, y, alphas: np.ndarray) -> np.ndarray:
+    originals = [p.data.copy() for p in model.parameters()]
+    values = []
+    for alpha in alphas:
+        for p, start, d in zip(model.parameters(), originals, direction):
+            p.data = start + alpha * d
+        values.append(F.cross_entropy(model(X), y).item())
+    for p, start in zip(model.parameters(), originals):
+        p.data = start
+    return np.array(values)
+
+
+def run(quick: bool, out: Path) -> dict:
+    X, y = datasets.digits()
+    X_train, X_val, y_train, y_val = datasets.train_test_split(X, y, test_fraction=0.25, seed=0)
+    full = len(X_train)
+    batch_sizes = [8, 64, full] if quick else [1, 8, 32, 128, 512, full]
+    print(f"digits: {full} training and {len(X_val)} validation images, MLP {'→'.join(map(str, SIZES))}")
+    times = timing(X_train, y_train, batch_sizes, quick)
+
+    epochs = 4 if quick else 40
+    accuracies, models = {}, {}
+    for b in batch_sizes:
+        models[b] = train(X_train, y_train, b, updates=epochs * int(np.ceil(full / b)))
+        accuracies[b] = (accuracy(models[b], X_train, y_train), accuracy(models[b], X_val, y_val))
+        print(f"  batch {b:5d}, {epochs} epochs: train {accuracies[b][0]:.3f}, validation {accuracies[b][1]:.3f}")
+
+    # Sharpness, fairly: the large batch gets as many updates as the small one, so both fit the data.
+    small, large = (8, full) if quick else (32, full)
+    updates = epochs * int(np.ceil(full / small))
+    sharpness, curves, fits = {}, {}, {}
+    alphas = np.linspace(-1, 1, 21 if quick else 41)
+    for b in (small, large):
+        model = train(X_train, y_train, b, updates=updates)
+        loss = lambda m=model: F.cross_entropy(m(X_train), y_train)  # noqa: E731
+        top, _ = critical.top_eigenvalues(loss, model, tol=1e-4)
+        sharpness[b] = float(top[0])
+        fits[b] = (accuracy(model, X_train, y_train), accuracy(model, X_val, y_val))
+        direction = filter_normalised_direction(model, np.random.default_rng(1))
+        curves[f"batch {b}"] = loss_along(model, direction, X_train, y_train, alphas)
+        print(
+            f"  batch {b:5d}, {updates} updates: train {fits[b][0]:.3f}, validation {fits[b][1]:.3f}, "
+            f"top Hessian eigenvalue {sharpness[b]:.4f}, loss at α = ±1 along a filter-normalised direction "
+            f"{curves[f'batch {b}'][0]:.3f} / {curves[f'batch {b}'][-1]:.3f}"
+        )
+
+    _plots(out, batch_sizes, times, accuracies, alphas, curves)
+    return {"batch_sizes": batch_sizes, "times": times, "accuracies": accuracies, "sharpness": sharpness,
+            "equal_updates": {"small": small, "large": large, "updates": updates, "accuracies": fits}}  # fmt: skip
+
+
+def _plots(out, batch_sizes, times, accuracies, alphas, curves) -> None:
+    plt = viz._pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].loglog(batch_sizes, [times["per_update"][b] * 1e3 for b in batch_sizes], "o-", label="per update (ms)")
+    axes[0].loglog(batch_sizes, [times["per_epoch"][b] * 1e3 for b in batch_sizes], "s-", label="per epoch (ms)")
+    axes[0].set(xlabel="batch size", ylabel="time (ms)", title="time on this CPU")
+    axes[0].legend()
+    axes[1].semilogx(batch_sizes, [accuracies[b][0] for b in batch_sizes], "o-", label="train")
+    axes[1].semilogx(batch_sizes, [accuracies[b][1] for b in batch_sizes], "s-", label="validation")
+    axes[1].set(xlabel="batch size", ylabel="accuracy", title="same epochs, same η")
+    axes[1].legend()
+    for label, values in curves.items():
+        axes[2].plot(alphas, values, label=label)
+    axes[2].set(xlabel="α (filter-normalised direction)", ylabel="training loss", title="sharpness of the minimum")
+    axes[2].legend()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    viz._save(fig, out / "batch_size.png")
+
+
+if __name__ == "__main__":
+    main(run, __doc__.splitlines()[0])

@@ -1,0 +1,91 @@
+"""Every lecture experiment in examples/, at its quick size, and the claim it illustrates."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytest.importorskip("matplotlib", reason="the experiments draw figures with matplotlib")
+
+
+def load(name):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+@pytest.fixture
+def run_quick(tmp_path):
+    def run(name):
+        results = load(name).run(True, tmp_path)
+        return results, sorted(p.name for p in tmp_path.glob("*.png"))
+
+    return run
+
+
+def test_critical_points_saddle_escape_and_min_ratio(run_quick):
+    results, figures = run_quick("critical_points")
+    lecture = results["lecture_network"]
+    assert lecture["kind"] == "saddle" and lecture["eigenvalues"] == pytest.approx([-2.0, 2.0])
+    assert abs(lecture["escape"][0]) == pytest.approx(2**-0.5) and lecture["escape"][0] == pytest.approx(
+        lecture["escape"][1]
+    )
+    assert lecture["loss_after_escape"] < lecture["loss_at_saddle"]  # the escape step lowers the loss
+    many = results["many_networks"]
+    assert max(many["grad_norms"]) < 0.05  # they really are (near-)critical points
+    assert many["fraction_below_1"] >= 0.5  # most critical points found are not true minima
+    assert figures == ["critical_min_ratio.png", "critical_saddle.png"]
+
+
+def test_batch_size_time_and_epochs(run_quick):
+    results, figures = run_quick("batch_size")
+    per_update, per_epoch = results["times"]["per_update"], results["times"]["per_epoch"]
+    sizes = results["batch_sizes"]
+    assert per_update[sizes[-1]] > per_update[sizes[0]]  # a full batch takes longer per update ...
+    assert per_epoch[sizes[-1]] < per_epoch[sizes[0]]  # ... but an epoch of small batches takes longer
+    assert all(0.0 <= acc <= 1.0 for pair in results["accuracies"].values() for acc in pair)
+    assert all(value > 0 for value in results["sharpness"].values())
+    assert figures == ["batch_size.png"]
+
+
+def test_momentum_escapes_the_local_minimum(run_quick):
+    results, figures = run_quick("momentum")
+    assert results["plain_end"] > 0.5 and results["momentum_end"] < -0.5  # stuck vs. rolled through
+    assert results["momentum_loss"] < results["plain_loss"]
+    assert results["weighted_sum_gap"] < 1e-12  # m is the weighted sum of past gradients
+    assert figures == ["momentum.png"]
+
+
+def test_adaptive_methods_beat_fixed_learning_rates(run_quick):
+    results, figures = run_quick("adaptive_lr")
+    fixed = [r for name, r in results.items() if name.startswith("GD")]
+    adaptive = [results[name] for name in results if name.split()[0] in ("RMS", "Adagrad", "Adam")]
+    assert all(r["steps_to_1e-3"] is None for r in fixed)
+    assert all(r["steps_to_1e-3"] is not None for r in adaptive)
+    assert max(r["final_distance"] for r in adaptive) < min(r["final_distance"] for r in fixed)
+    assert figures == ["adaptive_sigma.png", "adaptive_trajectories.png"]
+
+
+def test_schedules_explosion_decay_and_warmup(run_quick):
+    results, figures = run_quick("schedules")
+    explosion = results["explosion"]
+    assert explosion["burst"] > 1e6 * explosion["min_before_burst"]  # converged, then exploded
+    assert explosion["decayed_max_late"] < 1e-6  # decay keeps it converged
+    warm = results["warmup"]
+    assert warm["100-step warmup, then cosine"]["first_100_mean_loss"] < warm["no warmup"]["first_100_mean_loss"]
+    assert len(results["schedules"]["plotted"]) == 8
+    assert figures == ["schedule_explosion.png", "schedule_sigma_bias.png", "schedule_warmup.png", "schedules_all.png"]
+
+
+def test_summary_table_reads_eta_sigma_m_from_every_optimizer(run_quick):
+    results, _ = run_quick("summary")
+    assert len(results) == 8
+    assert results["SGD"]["sigma"] == [1.0] and results["SGD"]["m"] == [0.5, -0.3]
+    assert results["Adam"]["eta"] == pytest.approx(0.1 / (1 - 0.9**3))
