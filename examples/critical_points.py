@@ -41,7 +41,7 @@ def lecture_network(out: Path) -> dict:
 
 def train_to_critical_point(seed: int, adam_steps: int, norm_steps: int, X: np.ndarray, y: np.ndarray):
     """Train a 1→6→1 tanh network, then minimise ½‖∇L‖² (its gradient is H·∇L,
-    one HVP) until the gradient vanishes; return (loss, min ratio, ‖g‖)."""
+    one HVP) until the gradient vanishes; return (loss, min ratio, ‖g‖, λ_min)."""
     model = nn.MLP([1, 6, 1], activation="tanh", generator=np.random.default_rng(seed))
     params = model.parameters()
     loss = lambda: nn.functional.mse_loss(model(X), y)  # noqa: E731
@@ -57,7 +57,7 @@ def train_to_critical_point(seed: int, adam_steps: int, norm_steps: int, X: np.n
             p.grad = Tensor(hg)
         opt.step()
     point = critical.classify(loss, model, grad_tol=np.inf)
-    return point.loss, point.min_ratio, point.grad_norm
+    return point.loss, point.min_ratio, point.grad_norm, point.eigenvalues[0]
 
 
 def many_networks(out: Path, quick: bool) -> dict:
@@ -67,14 +67,16 @@ def many_networks(out: Path, quick: bool) -> dict:
     runs = 6 if quick else 40
     adam_steps, norm_steps = (300, 150) if quick else (2000, 1500)
     results = [train_to_critical_point(seed, adam_steps, norm_steps, X, y) for seed in range(runs)]
-    losses, ratios, norms = (np.array(v) for v in zip(*results))
+    losses, ratios, norms, lowest = (np.array(v) for v in zip(*results))
     print(f"{runs} networks (1→6→1 tanh, {adam_steps} Adam steps, then {norm_steps} steps on ½‖∇L‖²):")
     print(f"  final gradient norms: median {np.median(norms):.2e}, max {norms.max():.2e}")
     print(f"  minimum ratio: median {np.median(ratios):.3f}, {np.mean(ratios < 1):.0%} of points have ratio < 1")
+    print(f"  {np.mean(lowest < -1e-6):.0%} have a clearly negative eigenvalue (< −1e-6): saddle points; "
+          f"median lowest eigenvalue {np.median(lowest):.2e}")
     viz.plot_scatter(ratios, losses, out / "critical_min_ratio.png", "minimum ratio (fraction of positive eigenvalues)",
                      "training loss", title="Critical points of small networks")  # fmt: skip
     return {"runs": runs, "min_ratios": ratios.tolist(), "losses": losses.tolist(), "grad_norms": norms.tolist(),
-            "fraction_below_1": float(np.mean(ratios < 1))}  # fmt: skip
+            "fraction_below_1": float(np.mean(ratios < 1)), "lowest_eigenvalues": lowest.tolist()}  # fmt: skip
 
 
 def run(quick: bool, out: Path) -> dict:

@@ -89,3 +89,11 @@ def test_summary_table_reads_eta_sigma_m_from_every_optimizer(run_quick):
     assert len(results) == 8
     assert results["SGD"]["sigma"] == [1.0] and results["SGD"]["m"] == [0.5, -0.3]
     assert results["Adam"]["eta"] == pytest.approx(0.1 / (1 - 0.9**3))
+
+
+def test_autodiff_graphs_show_values_gradients_and_the_recorded_backward(run_quick, tmp_path):
+    results, _ = run_quick("autodiff_graphs")
+    assert (results["c"], results["dc_da"], results["dc_db"]) == (0.0, 2.0, 8.0)
+    assert results["dy"] == pytest.approx(3 * 1.5**2) and results["d2y"] == pytest.approx(6 * 1.5)
+    source = (tmp_path / "autodiff_double_backward.dot").read_text()
+    assert "**2" in source and "Mul" in source  # the backward of x³ recorded as 3·x²

@@ -247,9 +247,10 @@ def plot_surface(
     X, Y = np.meshgrid(xs, ys)
     Z = np.asarray(loss(X, Y), dtype=float)
     fig, ax = plt.subplots(figsize=(5.5, 4.6))
-    levels = np.logspace(np.log10(max(Z.min(), 1e-8)), np.log10(Z.max()), 30) if log else 30
-    contour = ax.contourf(X, Y, Z, levels=levels, cmap="viridis", norm="log" if log else None)
-    fig.colorbar(contour, ax=ax, label="loss")
+    if log:  # contours of log₁₀ L show both the valley floor and the steep walls
+        Z = np.log10(Z - Z.min() + 1e-3 * (Z.max() - Z.min() + 1e-12))
+    contour = ax.contourf(X, Y, Z, levels=30, cmap="viridis")
+    fig.colorbar(contour, ax=ax, label="log₁₀ (loss − min)" if log else "loss")
     for label, path_points in (trajectories or {}).items():
         path_points = np.asarray(path_points)
         ax.plot(path_points[:, 0], path_points[:, 1], ".-", markersize=3, linewidth=1.2, label=label)
