@@ -76,6 +76,30 @@ class NumpyMLP:
         return loss, grads[::-1]
 
 
+class NumpyAdam:
+    """Adam by hand, in place (PyTorch's defaults and formula): the optimizer floor."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.params = [a for pair in params for a in pair]
+        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+
+    def step(self, grads):
+        self.t += 1
+        step_size = self.lr / (1 - self.b1**self.t)
+        root_bc2 = np.sqrt(1 - self.b2**self.t)
+        for p, g, m, v in zip(self.params, (a for pair in grads for a in pair), self.m, self.v):
+            m *= self.b1
+            m += (1 - self.b1) * g
+            v *= self.b2
+            v += (1 - self.b2) * (g * g)
+            denominator = np.sqrt(v)
+            denominator /= root_bc2
+            denominator += self.eps
+            p -= step_size * (m / denominator)
+
+
 def torch_model(torch, sizes, loss, seed=0):
     layers = []
     for i, (w, b) in enumerate(make_weights(sizes, seed)):

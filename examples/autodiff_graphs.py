@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from _common import main
+
 from tinygrad_edu import Tensor, grad, viz
 
 

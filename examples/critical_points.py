@@ -71,8 +71,10 @@ def many_networks(out: Path, quick: bool) -> dict:
     print(f"{runs} networks (1→6→1 tanh, {adam_steps} Adam steps, then {norm_steps} steps on ½‖∇L‖²):")
     print(f"  final gradient norms: median {np.median(norms):.2e}, max {norms.max():.2e}")
     print(f"  minimum ratio: median {np.median(ratios):.3f}, {np.mean(ratios < 1):.0%} of points have ratio < 1")
-    print(f"  {np.mean(lowest < -1e-6):.0%} have a clearly negative eigenvalue (< −1e-6): saddle points; "
-          f"median lowest eigenvalue {np.median(lowest):.2e}")
+    print(
+        f"  {np.mean(lowest < -1e-6):.0%} have a clearly negative eigenvalue (< −1e-6): saddle points; "
+        f"median lowest eigenvalue {np.median(lowest):.2e}"
+    )
     viz.plot_scatter(ratios, losses, out / "critical_min_ratio.png", "minimum ratio (fraction of positive eigenvalues)",
                      "training loss", title="Critical points of small networks")  # fmt: skip
     return {"runs": runs, "min_ratios": ratios.tolist(), "losses": losses.tolist(), "grad_norms": norms.tolist(),

@@ -78,7 +78,10 @@ class Function:
     @classmethod
     def apply(cls, *parents: Tensor, **options: Any) -> Tensor:
         fn = cls.__new__(cls)
-        arrays = [p.data for p in parents]
+        arrays, needs = [], []
+        for p in parents:  # a plain loop: cheaper than two comprehensions on Python 3.11
+            arrays.append(p.data)
+            needs.append(p._requires_grad)
         try:
             out = fn.forward(*arrays, **options)
         except ValueError as error:
@@ -86,16 +89,14 @@ class Function:
             raise ValueError(f"{cls.__name__} of shapes {shapes}: {error}") from None
         if type(out) is not np.ndarray:  # full reductions give numpy scalars
             out = np.asarray(out)
-        if _GradMode.enabled:
-            needs = [p._requires_grad for p in parents]
-            if True in needs:
-                fn.parents = parents
-                fn.needs = needs
-                fn.inputs = arrays
-                fn.out = out
-                fn.stamp = _InPlaceClock.now
-                fn.sequence = next(_sequence)
-                return Tensor._make(out, fn)
+        if _GradMode.enabled and True in needs:
+            fn.parents = parents
+            fn.needs = needs
+            fn.inputs = arrays
+            fn.out = out
+            fn.stamp = _InPlaceClock.now
+            fn.sequence = next(_sequence)
+            return Tensor._make(out, fn)
         return Tensor._make(out, None)
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:

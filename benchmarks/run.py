@@ -1,0 +1,133 @@
+"""The benchmark suite: every speed and memory claim, as ratios measured in one run.
+
+Run:  python -m benchmarks   (or python benchmarks/run.py)
+
+Rows compare tinygrad_edu with a hand-written numpy implementation (the
+floor) and, when installed (pip install torch==2.13.0), PyTorch CPU eager at
+one thread and at its default thread count.
+"""
+
+# ruff: noqa: E402, I001  (the BLAS thread count must be set, by benchmarks.timing, before numpy loads)
+from __future__ import annotations
+
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.timing import compare, print_table, torch_or_none
+
+
+from benchmarks import bench_core, bench_second_order
+from benchmarks.networks import MEDIUM, SMALL, NumpyAdam, NumpyMLP, make_data, ours, torch_model
+from tinygrad_edu import optim
+
+
+def training_step(spec):
+    """One full step, ours: zero_grad, forward, loss, backward, Adam step."""
+    model, X, y, loss_fn = ours(*spec)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(X), y).backward()
+        opt.step()
+
+    return step
+
+
+def numpy_training_step(spec):
+    sizes, batch, loss = spec
+    reference = NumpyMLP(sizes, loss)
+    adam = NumpyAdam(reference.params)
+    X, y = make_data(sizes, batch, loss)
+
+    def step():
+        _, grads = reference.loss_and_grads(X, y)
+        adam.step(grads)
+
+    return step
+
+
+def torch_training_step(torch, spec):
+    sizes, batch, loss = spec
+    model, loss_fn = torch_model(torch, sizes, loss)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    Xn, yn = make_data(sizes, batch, loss)
+    X, y = torch.from_numpy(Xn), torch.from_numpy(yn)
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(X), y).backward()
+        opt.step()
+
+    return step
+
+
+def step_rows(torch):
+    rows = []
+    for spec in (SMALL, MEDIUM):
+        label = "Adam step " + "→".join(map(str, spec[0])) + f", batch {spec[1]}"
+        mine = training_step(spec)
+        rows.append((label, *compare(mine, numpy_training_step(spec)), "hand-written numpy + Adam"))
+        if torch is not None:  # ours runs on one BLAS thread; PyTorch at one and at every core
+            for threads in sorted({1, os.cpu_count() or 1}):
+                torch.set_num_threads(threads)
+                rows.append(
+                    (label, *compare(mine, torch_training_step(torch, spec)), f"PyTorch eager, {threads} thread(s)")
+                )
+            torch.set_num_threads(1)
+    return rows
+
+
+def peak_bytes(step, repeats: int = 3) -> int:
+    step()  # allocate optimizer state and caches first
+    tracemalloc.start()
+    for _ in range(repeats):
+        step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def memory_rows():
+    rows = []
+    for spec in (SMALL, MEDIUM):
+        label = "→".join(map(str, spec[0]))
+        mine, floor = peak_bytes(training_step(spec)), peak_bytes(numpy_training_step(spec))
+        rows.append((label, mine, floor))
+    return rows
+
+
+def chain_rows(torch):
+    ours_seconds = bench_core.chain_seconds()
+    line = f"100,000-node chain backward: {ours_seconds:.3f} s (target < 1 s)"
+    if torch is not None:
+        x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+        y = x
+        for _ in range(100_000):
+            y = y * 1.0
+        start = time.perf_counter()
+        y.backward()
+        line += f"; PyTorch {time.perf_counter() - start:.3f} s"
+    return line
+
+
+def main() -> None:
+    torch = torch_or_none()
+    print_table("Training step (target: ≤ 2× numpy, ≤ 1× PyTorch at the same thread count)", step_rows(torch))
+    print_table("Hessian-vector product (target: ≤ 3× our gradient, ≤ 1× PyTorch)", bench_second_order.hvp_rows(torch))
+    bench_second_order.lanczos_report()
+    print("\n" + chain_rows(torch))
+    print("\nPeak memory of a training step (tracemalloc; target ≤ 2× numpy)")
+    for label, mine, floor in memory_rows():
+        print(f"  {label:14s} ours {mine / 1024:8.1f} KiB, numpy {floor / 1024:8.1f} KiB, ratio {mine / floor:.2f}×")
+    if torch is None:
+        print("\n(PyTorch is not installed: pip install torch==2.13.0 adds its rows.)")
+
+
+if __name__ == "__main__":
+    main()
