@@ -190,3 +190,14 @@ def test_fused_losses_agree_with_their_composite_forms(reduction):
     assert gradcheck(lambda a, b: F.mse_loss(a, b, reduction), (z, t))
     assert gradgradcheck(lambda a, b: F.mse_loss(a, b, reduction), (z, t))
     assert gradgradcheck(lambda a: F.cross_entropy(a, classes, reduction), (z,))
+
+
+def test_parameter_list_follows_changes_to_the_module_tree():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.Linear(3, 1)))
+    assert len(model.parameters()) == 4
+    model[1].extra = nn.Linear(1, 1)  # a grandchild changes: the cached list must notice
+    assert len(model.parameters()) == 6
+    model[1].extra = None
+    assert len(model.parameters()) == 4
+    model.parameters().clear()  # the returned list is the caller's own
+    assert len(model.parameters()) == 4

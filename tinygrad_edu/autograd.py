@@ -53,7 +53,7 @@ def grad(
     )
     results: list[Tensor | None] = []
     for i, x in enumerate(inputs):
-        g = found.get(id(x))
+        g = found.get(x)
         if g is None and not allow_unused:
             raise RuntimeError(
                 f"input {i} (shape {x.shape}) was not used to compute the outputs; "

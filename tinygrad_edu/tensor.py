@@ -155,7 +155,7 @@ def run_backward(
     retain_graph: bool,
     create_graph: bool,
     capture: Sequence[Tensor] | None = None,
-) -> dict[int, Any] | None:
+) -> dict[Tensor, Any] | None:
     """The reverse sweep shared by Tensor.backward and autograd.grad.
 
     Topological order without recursion: every node is created after the
@@ -165,14 +165,13 @@ def run_backward(
 
     root_grads are ndarrays (fast path) or Tensors (create_graph).  Without
     ``capture`` gradients are accumulated into the ``.grad`` of leaves; with
-    it, the gradient of each captured tensor is returned by ``id`` and no
-    ``.grad`` is touched.
+    it, the gradients of the captured tensors are returned (a dict keyed by
+    tensor) and no ``.grad`` is touched.
     """
     pending: dict[Function, Any] = {}  # node -> gradient of its output so far
     heap: list[tuple[int, Function]] = []  # (-creation number, node)
-    leaves: dict[int, Any] = {}  # id(leaf) -> gradient so far
-    leaf_tensors: dict[int, Tensor] = {}
-    captured = {t._ctx: id(t) for t in capture if t._ctx is not None} if capture is not None else {}
+    leaves: dict[Tensor, Any] = {}  # leaf (or captured tensor) -> gradient so far; Tensors hash by identity
+    captured = {t._ctx: t for t in capture if t._ctx is not None} if capture is not None else {}
 
     def send(t: Tensor, g: Any) -> None:
         """Add g to the gradient waiting at tensor t."""
@@ -189,16 +188,14 @@ def run_backward(
             else:
                 pending[ctx] = previous + g
         else:
-            previous = leaves.get(id(t))
-            if previous is None:
-                leaf_tensors[id(t)] = t
-                leaves[id(t)] = g
-            else:
-                leaves[id(t)] = previous + g
+            previous = leaves.get(t)
+            leaves[t] = g if previous is None else previous + g
 
     for t, g in zip(roots, root_grads):
         send(t, g)
-    with enable_grad() if create_graph else contextlib.nullcontext():
+    grad_mode = _GradMode.enabled
+    _GradMode.enabled = create_graph  # the rules record a graph only when one is asked for
+    try:
         while heap:
             fn = heapq.heappop(heap)[1]
             g = pending.pop(fn)
@@ -218,12 +215,13 @@ def run_backward(
             if not retain_graph:  # free the saved buffers; a later backward through fn raises
                 fn.__dict__.clear()
                 fn.parents = None
+    finally:
+        _GradMode.enabled = grad_mode
 
     if capture is not None:
         return leaves
     handed: set[int] = set()
-    for key, g in leaves.items():
-        leaf = leaf_tensors[key]
+    for leaf, g in leaves.items():
         if create_graph:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
         elif leaf.grad is not None:

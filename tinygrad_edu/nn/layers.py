@@ -104,19 +104,20 @@ class MLP(Sequential):
         self.sizes = list(sizes)
 
 
-class MSELoss(Module):
+class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = reduction
 
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
     def forward(self, input: Tensor, target: ArrayLike) -> Tensor:
         return F.mse_loss(input, target, self.reduction)
 
 
-class CrossEntropyLoss(Module):
-    def __init__(self, reduction: str = "mean") -> None:
-        super().__init__()
-        self.reduction = reduction
-
+class CrossEntropyLoss(_Loss):
     def forward(self, logits: Tensor, target: ArrayLike) -> Tensor:
         return F.cross_entropy(logits, target, self.reduction)
