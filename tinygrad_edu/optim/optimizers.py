@@ -146,6 +146,29 @@ class Optimizer:
         return f"{type(self).__name__}({settings})"
 
 
+def _buffer(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
+    """state[key], created as zeros shaped like ``like`` on first use (then updated in place)."""
+    buffer = state.get(key)
+    if buffer is None:
+        buffer = state[key] = np.zeros_like(like)
+    return buffer
+
+
+def _average(state: dict[str, Any], key: str, decay: float, value: np.ndarray) -> np.ndarray:
+    """state[key] ← decay·state[key] + (1 − decay)·value: an exponential moving average from 0."""
+    average = _buffer(state, key, value)
+    average *= decay
+    average += (1 - decay) * value
+    return average
+
+
+def _accumulate(state: dict[str, Any], key: str, value: np.ndarray) -> np.ndarray:
+    """state[key] ← state[key] + value (a running sum from 0)."""
+    total = _buffer(state, key, value)
+    total += value
+    return total
+
+
 def _with_weight_decay(theta: np.ndarray, g: np.ndarray, weight_decay: float) -> np.ndarray:
     """L2 regularisation folded into the gradient: g + λ·θ."""
     return g + weight_decay * theta if weight_decay else g
@@ -177,8 +200,11 @@ class SGD(Optimizer):
         mu = group["momentum"]
         if mu:
             buffer = state.get("momentum_buffer")
-            buffer = g.copy() if buffer is None else mu * buffer + (1 - group["dampening"]) * g
-            state["momentum_buffer"] = buffer
+            if buffer is None:
+                buffer = state["momentum_buffer"] = g.copy()
+            else:
+                buffer *= mu
+                buffer += (1 - group["dampening"]) * g
             g = g + mu * buffer if group["nesterov"] else buffer
         return group["lr"], NO_SCALE, g
 
@@ -195,7 +221,9 @@ class Momentum(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum))
 
     def direction_and_scale(self, theta, g, state, group):
-        m = state["m"] = group["momentum"] * state.get("m", 0.0) - group["lr"] * g
+        m = _buffer(state, "m", g)
+        m *= group["momentum"]
+        m -= group["lr"] * g
         return 1.0, NO_SCALE, -m
 
 
@@ -227,8 +255,8 @@ class Adagrad(Optimizer):
         state["step"] += 1
         g = _with_weight_decay(theta, g, group["weight_decay"])
         eta = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        state["sum"] = state["sum"] + g * g
-        return eta, np.sqrt(state["sum"]) + group["eps"], g
+        total = _accumulate(state, "sum", g * g)
+        return eta, np.sqrt(total) + group["eps"], g
 
 
 class RMS(Optimizer):
@@ -240,8 +268,7 @@ class RMS(Optimizer):
 
     def direction_and_scale(self, theta, g, state, group):
         state["step"] = state.get("step", 0) + 1
-        state["sum_sq"] = state.get("sum_sq", 0.0) + g * g
-        sigma = np.sqrt(state["sum_sq"] / state["step"])
+        sigma = np.sqrt(_accumulate(state, "sum_sq", g * g) / state["step"])
         return group["lr"], sigma + group["eps"], g
 
 
@@ -269,16 +296,15 @@ class RMSprop(Optimizer):
         alpha = group["alpha"]
         g = _with_weight_decay(theta, g, group["weight_decay"])
         state["step"] = state.get("step", 0) + 1
-        v = alpha * state.get("square_avg", 0.0) + (1 - alpha) * (g * g)
-        state["square_avg"] = v
+        v = _average(state, "square_avg", alpha, g * g)
         if group["centered"]:
-            mean = alpha * state.get("grad_avg", 0.0) + (1 - alpha) * g
-            state["grad_avg"] = mean
+            mean = _average(state, "grad_avg", alpha, g)
             v = v - mean * mean
         sigma = np.sqrt(v) + group["eps"]
         if group["momentum"] > 0:
-            buffer = group["momentum"] * state.get("momentum_buffer", 0.0) + g / sigma
-            state["momentum_buffer"] = buffer
+            buffer = _buffer(state, "momentum_buffer", g)
+            buffer *= group["momentum"]
+            buffer += g / sigma
             return group["lr"], NO_SCALE, buffer
         return group["lr"], sigma, g
 
@@ -310,10 +336,10 @@ class Adam(Optimizer):
         else:
             g = _with_weight_decay(theta, g, group["weight_decay"])
         t = state["step"] = state.get("step", 0) + 1
-        m = state["exp_avg"] = beta1 * state.get("exp_avg", 0.0) + (1 - beta1) * g
-        v = state["exp_avg_sq"] = beta2 * state.get("exp_avg_sq", 0.0) + (1 - beta2) * (g * g)
+        m = _average(state, "exp_avg", beta1, g)
+        v = _average(state, "exp_avg_sq", beta2, g * g)
         if group["amsgrad"]:
-            v = state["max_exp_avg_sq"] = np.maximum(state.get("max_exp_avg_sq", 0.0), v)
+            v = np.maximum(_buffer(state, "max_exp_avg_sq", v), v, out=state["max_exp_avg_sq"])
         sigma = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
         return group["lr"] / (1 - beta1**t), sigma, m
 
