@@ -53,6 +53,10 @@ def test_bad_loader_arguments_are_refused():
         DataLoader(np.zeros((4, 1)), batch_size=0)
     with pytest.raises(ValueError, match="X has 4 samples but y has 3"):
         DataLoader(np.zeros((4, 1)), np.zeros(3))
+    X = np.zeros((4, 2))
+    X[2, 1] = np.nan
+    with pytest.raises(ValueError, match="X holds NaN or infinity \\(first in sample 2\\)"):
+        DataLoader(X, np.zeros(4))
 
 
 # ------------------------------------------------------------------ datasets

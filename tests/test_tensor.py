@@ -369,3 +369,9 @@ def test_gradient_of_wrong_shape_is_refused():
 def test_dot_rejects_batched_operands():
     with pytest.raises(ValueError, match="use matmul"):
         Tensor(np.ones((2, 2, 2))).dot(Tensor(np.ones((2, 2))))
+
+
+def test_item_assignment_is_refused_with_the_alternatives():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="item assignment"):
+        t[0] = 5.0

@@ -686,6 +686,12 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.GetItem.apply(self, index=_index_data(index))
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "Tensors do not support item assignment (it would silently break gradients). Build the "
+            "new tensor with operations (e.g. concat, or x * mask), or change t.data[...] under no_grad()."
+        )
+
     # -- numpy protocols: numpy functions applied to Tensors give Tensors ------
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method != "__call__" or kwargs:

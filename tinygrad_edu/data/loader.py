@@ -36,6 +36,10 @@ class DataLoader:
             raise ValueError("X must have a first axis of samples.")
         if self.y is not None and len(self.y) != len(self.X):
             raise ValueError(f"X has {len(self.X)} samples but y has {len(self.y)}; they must match.")
+        for name, array in (("X", self.X), ("y", self.y)):
+            if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
+                row = int(np.argwhere(~np.isfinite(array))[0][0])
+                raise ValueError(f"{name} holds NaN or infinity (first in sample {row}); clean or drop those samples.")
         self.batch_size = int(batch_size)
         self.shuffle, self.drop_last = shuffle, drop_last
         self.rng = np.random.default_rng(seed)
