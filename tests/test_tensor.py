@@ -375,3 +375,18 @@ def test_item_assignment_is_refused_with_the_alternatives():
     t = Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(TypeError, match="item assignment"):
         t[0] = 5.0
+
+
+def test_mixed_precision_linear_and_zero_power_edge_cases():
+    from tinygrad_edu.nn import functional as F
+
+    x = Tensor(np.ones((2, 3)), dtype=np.float32)
+    w = Tensor(np.ones((4, 3)), dtype=np.float32, requires_grad=True)
+    b = Tensor(np.ones(4), requires_grad=True)  # float64 bias: numpy promotes the output
+    out = F.linear(x, w, b)
+    assert out.dtype == np.float64
+    out.sum().backward()
+    assert w.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    z = Tensor([0.0, 2.0], requires_grad=True)
+    (z**0).sum().backward()
+    np.testing.assert_array_equal(z.grad.data, [0.0, 0.0])

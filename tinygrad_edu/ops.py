@@ -98,6 +98,8 @@ class PowScalar(Function):
 
     def backward(self, g, x, out):
         c = self.exponent
+        if c == 0:  # x⁰ = 1 everywhere, even where x^(−1) would be infinite
+            return (g * 0,)
         return (g * c * x ** (c - 1),)
 
 
@@ -135,9 +137,12 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         out = x @ w.T
-        if b is not None:
+        if b is None:
+            return out
+        if b.dtype == out.dtype:  # add in place when numpy's promotion allows it
             out += b
-        return out
+            return out
+        return out + b
 
     def backward(self, g, x, w, *bias_and_out):
         rows_g = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
