@@ -68,6 +68,8 @@ class Objective:
         self.shapes = [t.shape for t in self.tensors]
         self.sizes = [t.size for t in self.tensors]
         self.n = sum(self.sizes)
+        ends = np.cumsum(self.sizes)
+        self.slices = [slice(int(end - size), int(end)) for end, size in zip(ends, self.sizes)]
         self.hvp_count = 0
 
     def loss(self) -> float:
@@ -78,8 +80,8 @@ class Objective:
         return np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, self.sizes)])
 
     def split(self, flat: np.ndarray) -> list[np.ndarray]:
-        pieces = np.split(np.asarray(flat, dtype=float), np.cumsum(self.sizes)[:-1])
-        return [piece.reshape(shape) for piece, shape in zip(pieces, self.shapes)]
+        flat = np.asarray(flat, dtype=float)
+        return [flat[part].reshape(shape) for part, shape in zip(self.slices, self.shapes)]
 
     def hvp(self, v: np.ndarray) -> np.ndarray:
         self.hvp_count += 1
