@@ -181,8 +181,8 @@ class CrossEntropy(Function):
         return (np.log(total).sum() - np.vdot(shifted, one_hot)) * scale
 
     def backward(self, g, z, out):
-        # The graph path recomputes softmax from z so that it can be differentiated again.
-        probs = z.softmax(axis=-1) if isinstance(z, Tensor) else self.probs
+        # The graph path needs softmax as a node of z, so that it can be differentiated again.
+        probs = Softmax.apply(z, axis=-1, known=self.probs) if isinstance(z, Tensor) else self.probs
         return ((probs - self.one_hot) * (g * self.scale),)
 
 
@@ -293,8 +293,11 @@ class Max(Function):
 class Softmax(Function):
     """s = eˣ / Σeˣ;  x̄ = s · (g − Σ g·s)."""
 
-    def forward(self, x, axis):
+    def forward(self, x, axis, known=None):
+        """``known``: softmax(x) when the caller has computed it already."""
         self.axis = axis
+        if known is not None:
+            return known
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         return e / e.sum(axis=axis, keepdims=True)
 
