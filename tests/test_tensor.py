@@ -390,3 +390,13 @@ def test_mixed_precision_linear_and_zero_power_edge_cases():
     z = Tensor([0.0, 2.0], requires_grad=True)
     (z**0).sum().backward()
     np.testing.assert_array_equal(z.grad.data, [0.0, 0.0])
+
+
+def test_grad_can_be_assigned_a_tensor_or_an_array_of_the_right_shape():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    t.grad = np.array([0.5, 0.5])
+    assert isinstance(t.grad, Tensor) and t.grad.dtype == np.float64
+    t.grad = None
+    assert t.grad is None
+    with pytest.raises(ValueError, match=r"shape \(3,\) cannot be assigned to a tensor of shape \(2,\)"):
+        t.grad = Tensor(np.ones(3))

@@ -221,17 +221,17 @@ def run_backward(
     if capture is not None:
         return leaves
     handed: set[int] = set()
-    for leaf, g in leaves.items():
+    for leaf, g in leaves.items():  # writes ._grad directly: shapes are right by construction
         if create_graph:
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-        elif leaf.grad is not None:
-            leaf.grad = Tensor._make(leaf.grad.data + g, None)
+            leaf._grad = g if leaf._grad is None else leaf._grad + g
+        elif leaf._grad is not None:
+            leaf._grad = Tensor._make(leaf._grad.data + g, None)
         else:
             # .grad arrays must not alias each other or be a view of another array.
             if g.base is not None or id(g) in handed or not g.flags.writeable:
                 g = g.copy()
             handed.add(id(g))
-            leaf.grad = Tensor._make(g, None)
+            leaf._grad = Tensor._make(g, None)
     return None
 
 
@@ -277,7 +277,7 @@ class Tensor:
     into a new ndarray; Python floats become float64.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_version", "name", "__weakref__")
+    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_version", "name", "__weakref__")
     __array_priority__ = 100
 
     def __init__(
@@ -288,7 +288,7 @@ class Tensor:
         name: str | None = None,
     ) -> None:
         self.data = _to_array(data, dtype)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._requires_grad = False
         self._ctx: Function | None = None
         self._version = 0
@@ -301,7 +301,7 @@ class Tensor:
         """Wrap an ndarray without copying (the engine's constructor)."""
         t = object.__new__(cls)
         t.data = data
-        t.grad = None
+        t._grad = None
         t._requires_grad = ctx is not None
         t._ctx = ctx
         t._version = 0
@@ -309,6 +309,20 @@ class Tensor:
         return t
 
     # -- autograd state ------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward(); users may assign a Tensor, an array or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: ArrayLike | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                value = Tensor(value, dtype=self.data.dtype)
+            if value.shape != self.data.shape:
+                raise ValueError(f"a gradient of shape {value.shape} cannot be assigned to a tensor of shape {self.shape}.")
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         return self._requires_grad
