@@ -49,7 +49,7 @@ def test_linear_is_x_times_weight_transposed_plus_bias():
 
 
 def test_linear_refuses_wrong_feature_count():
-    with pytest.raises(ValueError, match=r"input of shape \(4, 5\) has 5 features .* expects 3"):
+    with pytest.raises(ValueError, match=r"Linear of shapes .*input of shape \(4, 5\) has 5 features .* expects 3"):
         nn.Linear(3, 2)(np.ones((4, 5)))
 
 

@@ -136,6 +136,11 @@ class Linear(Function):
     """out = x @ wᵀ + b (PyTorch's layout), fused:  x̄ = g @ w,  w̄ = gᵀ @ x,  b̄ = Σ g."""
 
     def forward(self, x, w, b=None):
+        if x.shape[-1:] != w.shape[1:]:
+            raise ValueError(
+                f"input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
+                f"but the weight of shape {w.shape} expects {w.shape[1]}"
+            )
         out = x @ w.T
         if b is None:
             return out

@@ -182,7 +182,8 @@ def run_backward(
         if ctx is not None:
             previous = pending.get(ctx)
             if previous is None:
-                _check_saved(ctx)
+                if ctx.parents is None or ctx.stamp != _InPlaceClock.now:  # freed, or maybe modified
+                    _check_saved(ctx)
                 pending[ctx] = g
                 heapq.heappush(heap, (-ctx.sequence, ctx))
             else:
@@ -320,7 +321,9 @@ class Tensor:
             if not isinstance(value, Tensor):
                 value = Tensor(value, dtype=self.data.dtype)
             if value.shape != self.data.shape:
-                raise ValueError(f"a gradient of shape {value.shape} cannot be assigned to a tensor of shape {self.shape}.")
+                raise ValueError(
+                    f"a gradient of shape {value.shape} cannot be assigned to a tensor of shape {self.shape}."
+                )
         self._grad = value
 
     @property
