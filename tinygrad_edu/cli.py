@@ -49,9 +49,7 @@ def run_folder(requested: str | None, prefix: str) -> Path:
     return folder
 
 
-def write_plots(
-    run: Run, point: critical.CriticalPoint, spectrum: tuple[np.ndarray, np.ndarray], folder: Path
-) -> list[Path]:
+def write_plots(run: Run, spectrum: tuple[np.ndarray, np.ndarray], folder: Path) -> list[Path]:
     try:
         written = [
             viz.plot_curves({"training loss (per step)": run.history["loss"]}, folder / "loss.png", log=True),
@@ -83,7 +81,7 @@ def render_step_graph(run: Run, folder: Path) -> Path:
         run.model.zero_grad()
 
 
-def report(run: Run, folder: Path, progress: bool) -> None:
+def report(run: Run, folder: Path) -> None:
     """Accuracy, the critical-point check, the graph, the plots, the checkpoint."""
     h = run.history
     print(f"final training loss {h['loss'][-1]:.4f}")
@@ -97,7 +95,7 @@ def report(run: Run, folder: Path, progress: bool) -> None:
         f"top Hessian eigenvalue {top[0]:.4g}, lowest {point.eigenvalues[0]:.3g} → {point.kind}"
     )
     graph = render_step_graph(run, folder)
-    plots = write_plots(run, point, spectrum, folder)
+    plots = write_plots(run, spectrum, folder)
     run.save(folder / "checkpoint.npz")
     metrics = {
         "config": asdict(run.config),
@@ -125,7 +123,7 @@ def demo(args: argparse.Namespace) -> Path:
     )
     run = Run.create(config)
     run.train(progress=not args.quiet)
-    report(run, folder, progress=not args.quiet)
+    report(run, folder)
     return folder
 
 
@@ -143,7 +141,7 @@ def train(args: argparse.Namespace) -> Path:
         )  # fmt: skip
         run = Run.create(config)
     run.train(progress=not args.quiet)
-    report(run, folder, progress=not args.quiet)
+    report(run, folder)
     return folder
 
 

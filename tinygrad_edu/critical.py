@@ -28,13 +28,17 @@ from tinygrad_edu.autograd import _fresh_leaves, flat_hessian, flat_hvp, grad, s
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import Tensor
 
-KINDS = ("local_min", "local_max", "saddle", "degenerate", "not_critical")
 DENSE_LIMIT = 1500  # up to this many parameters, classify forms H and uses eigh
 
 
 @dataclass
 class CriticalPoint:
-    """What the second-order test says about a point."""
+    """What the second-order test says about a point.
+
+    ``kind`` is one of "local_min", "local_max", "saddle", "degenerate" (some
+    eigenvalue is 0 within eig_tol: the second-order test cannot tell) and
+    "not_critical" (the gradient is not small).
+    """
 
     kind: str
     grad_norm: float
@@ -70,7 +74,6 @@ class Objective:
         self.n = sum(self.sizes)
         ends = np.cumsum(self.sizes)
         self.slices = [slice(int(end - size), int(end)) for end, size in zip(ends, self.sizes)]
-        self.hvp_count = 0
 
     def loss(self) -> float:
         return scalar_output(self.evaluate()).item()
@@ -84,7 +87,6 @@ class Objective:
         return [flat[part].reshape(shape) for part, shape in zip(self.slices, self.shapes)]
 
     def hvp(self, v: np.ndarray) -> np.ndarray:
-        self.hvp_count += 1
         return np.concatenate([h.ravel() for h in flat_hvp(self.evaluate, self.tensors, self.split(v))])
 
     def hessian(self) -> np.ndarray:
@@ -220,11 +222,7 @@ def top_eigenvalues(
         raise ValueError(f"k must lie between 1 and the number of parameters ({obj.n}), got {k}.")
     search = _lanczos_extremes if method == "lanczos" else _power_iteration
     values, vectors = search(obj, k, which, tol, max_steps, seed)
-    top_eigenvalues.last_hvp_count = obj.hvp_count
     return np.asarray(values), [obj.structured(v / np.linalg.norm(v)) for v in vectors]
-
-
-top_eigenvalues.last_hvp_count = 0  # HVPs used by the latest call (read by the benchmarks)
 
 
 def hessian_trace(f: Callable[..., Tensor], params: Any, samples: int = 100, seed: int = 0) -> float:
