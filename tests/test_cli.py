@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -14,9 +15,11 @@ from tinygrad_edu import nn
 
 
 def cli(*args, cwd=None, timeout=120):
+    """Run the command line in a subprocess, by default in a fresh folder (runs/ lands there)."""
     return subprocess.run(
-        [sys.executable, "-m", "tinygrad_edu", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
-    )
+        [sys.executable, "-m", "tinygrad_edu", *args], capture_output=True, text=True,
+        cwd=cwd or tempfile.mkdtemp(prefix="tinygrad-edu-cli-"), timeout=timeout,
+    )  # fmt: skip
 
 
 def assert_clean_error(result, status, message):
@@ -93,8 +96,9 @@ def test_critical_command_on_a_saved_model(tmp_path):
     (["train", "--lr", "-1", "--epochs", "1"], 1, "lr must be a positive number"),
     (["nonsense"], 2, "invalid choice"),
 ])  # fmt: skip
-def test_bad_input_gives_one_clear_line_and_a_nonzero_status(args, status, message):
-    assert_clean_error(cli(*args), status, message)
+def test_bad_input_gives_one_clear_line_and_a_nonzero_status(args, status, message, tmp_path):
+    assert_clean_error(cli(*args, cwd=tmp_path), status, message)
+    assert not (tmp_path / "runs").exists()  # nothing half-made is left behind
 
 
 def test_unwritable_output_folder(tmp_path):

@@ -118,3 +118,10 @@ def test_plots_are_written(tmp_path):
     ]  # fmt: skip
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_params_name_the_tensors_in_the_drawing():
+    model = nn.Linear(2, 1)
+    loss = model(np.ones((1, 2))).sum()
+    source = viz.to_dot(loss, params=dict(model.named_parameters()))
+    assert "weight (1, 2)" in source and "bias (1,)" in source

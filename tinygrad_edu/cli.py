@@ -70,15 +70,25 @@ def write_plots(run: Run, spectrum: tuple[np.ndarray, np.ndarray], folder: Path)
 
 def render_step_graph(run: Run, folder: Path) -> Path:
     """The computation graph of one training step, on a batch of four samples."""
-    loss = run.loss(run.X_train[:4], run.y_train[:4])
+    images = Tensor(run.X_train[:4], name="4 images")
+    loss = run.loss(images, run.y_train[:4])
     loss.backward(retain_graph=True)
     try:
-        return viz.render(viz.draw_graph(loss), folder / "graph", "svg")
+        return viz.render(viz.draw_graph(loss, params=dict(run.model.named_parameters())), folder / "graph", "svg")
     except viz.GraphvizMissing as missing:
         print(f"note: {missing}")
         return folder / "graph.dot"
     finally:
         run.model.zero_grad()
+
+
+MEANING = {
+    "not_critical": "the gradient is not ~0 yet, so this is no critical point",
+    "saddle": "a saddle point: the loss falls along the most negative eigenvector",
+    "local_min": "a local minimum: every eigenvalue is positive",
+    "local_max": "a local maximum",
+    "degenerate": "inconclusive: some curvature is ~0",
+}
 
 
 def report(run: Run, folder: Path) -> None:
@@ -92,7 +102,8 @@ def report(run: Run, folder: Path) -> None:
     print(
         f"critical-point check ({point.method}, {run.model.num_parameters():,} parameters): "
         f"gradient norm {point.grad_norm:.2e}, minimum ratio {point.min_ratio:.3f}, "
-        f"top Hessian eigenvalue {top[0]:.4g}, lowest {point.eigenvalues[0]:.3g} → {point.kind}"
+        f"top Hessian eigenvalue {top[0]:.4g}, lowest {point.eigenvalues[0]:.3g} → {point.kind} "
+        f"({MEANING[point.kind]})"
     )
     graph = render_step_graph(run, folder)
     plots = write_plots(run, spectrum, folder)
@@ -129,7 +140,6 @@ def demo(args: argparse.Namespace) -> Path:
 
 def train(args: argparse.Namespace) -> Path:
     """Train with every choice as a flag; --resume continues a checkpoint."""
-    folder = run_folder(args.out, "train")
     if args.resume:
         run = Run.resume(args.resume, epochs=args.epochs)
         print(f"resuming {args.resume} at epoch {run.epoch} of {run.config.epochs}")
@@ -140,6 +150,7 @@ def train(args: argparse.Namespace) -> Path:
             warmup_steps=args.warmup_steps, batch_size=args.batch_size, epochs=args.epochs or 15, seed=args.seed,
         )  # fmt: skip
         run = Run.create(config)
+    folder = run_folder(args.out, "train")  # after the config is known to be valid: no empty folders
     run.train(progress=not args.quiet)
     report(run, folder)
     return folder
@@ -250,7 +261,7 @@ POINT_FUNCTIONS: dict[str, tuple[str, Callable[[Tensor], Tensor]]] = {
 def print_point(point: critical.CriticalPoint) -> None:
     shown = np.array2string(point.eigenvalues[:8], precision=4, suppress_small=True)
     more = f" … ({len(point.eigenvalues)} in all)" if len(point.eigenvalues) > 8 else ""
-    print(f"kind: {point.kind}  (method: {point.method})")
+    print(f"kind: {point.kind}  ({MEANING[point.kind]}; method: {point.method})")
     print(f"loss {point.loss:.6g}, gradient norm {point.grad_norm:.3e}, minimum ratio {point.min_ratio:.3f}")
     print(f"eigenvalues (ascending): {shown}{more}")
     if point.escape_direction is not None and point.method == "dense" and len(point.eigenvalues) <= 8:

@@ -34,8 +34,8 @@ def _summary(array: np.ndarray) -> str:
     return f"mean {array.mean():.4g}, min {array.min():.4g}, max {array.max():.4g}"
 
 
-def _tensor_label(t: Tensor, show_values: bool) -> str:
-    title = t.name or ("param" if t.is_leaf and t.requires_grad else "const" if t.is_leaf else "")
+def _tensor_label(t: Tensor, show_values: bool, names: dict[int, str]) -> str:
+    title = names.get(id(t)) or t.name or ("param" if t.is_leaf and t.requires_grad else "const" if t.is_leaf else "")
     lines = [f"{title} {t.shape}".strip() if t.ndim else title or "scalar"]
     if show_values:
         lines.append(f"data {_summary(t.data)}")
@@ -89,13 +89,21 @@ def _tag(out: Any, inputs: Sequence[Any], scope: str) -> None:
         stack.extend(p for p in fn.parents if not p.requires_grad or p._ctx is not None)
 
 
-def draw_graph(root: Tensor, rankdir: str = "LR", show_values: bool = True, collapse: bool = False) -> graphviz.Digraph:
+def draw_graph(
+    root: Tensor,
+    rankdir: str = "LR",
+    show_values: bool = True,
+    collapse: bool = False,
+    params: dict[str, Tensor] | None = None,
+) -> graphviz.Digraph:
     """The computation graph behind ``root``: tensors as boxes, operations as ellipses.
 
-    ``rankdir`` "LR" (left to right) or "TB" (top down).  With ``collapse``,
-    the operations tagged by ``record_modules`` are drawn as one box per
-    module, hiding its inner tensors and its parameters.
+    ``rankdir`` "LR" (left to right) or "TB" (top down).  ``params`` names
+    tensors in the drawing, e.g. ``dict(model.named_parameters())``.  With
+    ``collapse``, the operations tagged by ``record_modules`` are drawn as one
+    box per module, hiding its inner tensors and its parameters.
     """
+    names = {id(t): name for name, t in (params or {}).items()}
     if rankdir not in ("LR", "TB"):
         raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}.")
     if root._ctx is not None and root._ctx.parents is None:
@@ -116,7 +124,7 @@ def draw_graph(root: Tensor, rankdir: str = "LR", show_values: bool = True, coll
     def tensor_node(t: Tensor) -> str:
         if id(t) not in tensors_drawn:
             tensors_drawn.add(id(t))
-            dot.node(f"t{id(t)}", _tensor_label(t, show_values), shape="box", style="rounded")
+            dot.node(f"t{id(t)}", _tensor_label(t, show_values, names), shape="box", style="rounded")
         return f"t{id(t)}"
 
     def edge(tail: str, head: str) -> None:
