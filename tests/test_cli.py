@@ -1,6 +1,8 @@
 """The command line, run as a user runs it: in a subprocess."""
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -10,6 +12,8 @@ import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_edu import nn
 
@@ -112,3 +116,18 @@ def test_corrupt_checkpoint(tmp_path, command):
     bad = tmp_path / "checkpoint.npz"
     bad.write_bytes(os.urandom(300))
     assert_clean_error(cli(*command, str(bad)), 1, "not a valid tinygrad_edu checkpoint")
+
+
+@settings(max_examples=80, deadline=None)
+@given(expression=st.text(alphabet="ab0123456789.+-*/()^@ rexplgtn_", max_size=24))
+def test_graph_expressions_never_crash_the_command_line(expression, tmp_path_factory):
+    """Any text gives a result (0) or one clean error line (1 or 2): never a traceback."""
+    from tinygrad_edu.cli import main
+
+    out = tmp_path_factory.mktemp("graph") / "g.svg"
+    errors = io.StringIO()
+    with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
+        status = main(["graph", expression, "a=0.5", "b=-2", "--out", str(out)])
+    assert status in (0, 1, 2)
+    if status:
+        assert errors.getvalue().strip().splitlines()[-1].startswith("error:")

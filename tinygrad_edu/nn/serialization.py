@@ -13,7 +13,6 @@ import json
 import math
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +104,8 @@ def load(path: str | os.PathLike) -> Any:
         archive = np.load(path, allow_pickle=False)
     except ValueError as error:  # numpy tried to read it as a pickle
         raise ValueError(f"{problem}: it is neither an .npz archive nor an .npy array ({error}).") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ValueError(f"{problem} (corrupt or truncated file: {error}).") from None
+    except Exception as error:  # noqa: BLE001  (zip and npy readers fail in many ways on a broken file)
+        raise ValueError(f"{problem} (corrupt or truncated file: {type(error).__name__}: {error}).") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{problem}: it is a single .npy array, not an .npz archive written by nn.save.")
     try:
@@ -118,11 +117,29 @@ def load(path: str | os.PathLike) -> Any:
         if str(error).startswith(problem):
             raise
         raise ValueError(f"{problem}: {error}.") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as error:
-        raise ValueError(f"{problem} (corrupt or truncated file: {error}).") from None
+    except Exception as error:  # noqa: BLE001  (a hostile file may break the zip or npy reader anywhere)
+        raise ValueError(f"{problem} (corrupt or truncated file: {type(error).__name__}: {error}).") from None
+
+
+def _check_sizes(archive: np.lib.npyio.NpzFile, problem: str) -> None:
+    """Refuse members whose header promises more data than the member holds,
+    before numpy allocates it (a few bytes must not claim terabytes)."""
+    for info in archive.zip.infolist():
+        with archive.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        claimed = math.prod(shape) * dtype.itemsize
+        if claimed > info.file_size:
+            raise ValueError(
+                f"{problem}: entry {info.filename} claims {claimed:,} bytes of data but holds {info.file_size:,}."
+            )
 
 
 def _read_archive(archive: np.lib.npyio.NpzFile, problem: str) -> Any:
+    _check_sizes(archive, problem)
     if "__meta__" not in archive.files:
         raise ValueError(f"{problem}: the archive has no __meta__ entry (was it written by nn.save?).")
     meta = json.loads(archive["__meta__"].tobytes().decode())
