@@ -25,7 +25,10 @@ def render(root: Tensor, out: Path, name: str) -> str:
 def run(quick: bool, out: Path) -> dict:
     a = Tensor(-4.0, requires_grad=True, name="a")
     b = Tensor(2.0, requires_grad=True, name="b")
-    c = a * b + b**3
+    ab, b_cubed = a * b, b**3
+    c = ab + b_cubed
+    for t in (ab, b_cubed, c):  # non-leaf tensors keep their gradient only when asked to
+        t.retain_grad()
     c.backward(retain_graph=True)
     print(f"c = a·b + b³ = {c.item():g};  ∂c/∂a = b = {a.grad.item():g},  ∂c/∂b = a + 3b² = {b.grad.item():g}")
     forward = render(c, out, "autodiff_forward")

@@ -104,6 +104,11 @@ def draw_graph(
     box per module, hiding its inner tensors and its parameters.
     """
     names = {id(t): name for name, t in (params or {}).items()}
+    node_ids: dict[int, str] = {}  # numbered in visiting order, so the same graph gives the same DOT text
+
+    def node_id(obj: object, prefix: str) -> str:
+        return node_ids.setdefault(id(obj), f"{prefix}{len(node_ids)}")
+
     if rankdir not in ("LR", "TB"):
         raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}.")
     if root._ctx is not None and root._ctx.parents is None:
@@ -124,8 +129,8 @@ def draw_graph(
     def tensor_node(t: Tensor) -> str:
         if id(t) not in tensors_drawn:
             tensors_drawn.add(id(t))
-            dot.node(f"t{id(t)}", _tensor_label(t, show_values, names), shape="box", style="rounded")
-        return f"t{id(t)}"
+            dot.node(node_id(t, "t"), _tensor_label(t, show_values, names), shape="box", style="rounded")
+        return node_id(t, "t")
 
     def edge(tail: str, head: str) -> None:
         if (tail, head) not in edges:
@@ -148,7 +153,7 @@ def draw_graph(
                 )
             op = scope_ids[scope]
         else:
-            op = f"f{id(fn)}"
+            op = node_id(fn, "f")
             dot.node(op, _op_label(fn), shape="ellipse", style="filled", fillcolor="lightblue")
         if visible:
             edge(op, tensor_node(t))

@@ -1,0 +1,32 @@
+"""The book: every link and figure it names exists, and (with mkdocs) it builds strictly."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_and_figure_exists(page):
+    for target in LINK.findall(page.read_text()):
+        if "://" in target:
+            continue
+        assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_every_committed_figure_is_used_by_a_chapter():
+    text = "".join(p.read_text() for p in PAGES)
+    for figure in (ROOT / "docs" / "figures").glob("*.png"):
+        assert f"figures/{figure.name}" in text, f"{figure.name} is in no chapter"
+
+
+@pytest.mark.skipif(shutil.which("mkdocs") is None, reason="mkdocs is not installed (pip install -e '.[docs]')")
+def test_the_site_builds_offline_with_strict_checks(tmp_path):
+    subprocess.run(["mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, check=True)
+    assert (tmp_path / "site" / "index.html").exists()
