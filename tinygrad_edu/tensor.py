@@ -172,6 +172,7 @@ def run_backward(
     heap: list[tuple[int, Function]] = []  # (-creation number, node)
     leaves: dict[Tensor, Any] = {}  # leaf (or captured tensor) -> gradient so far; Tensors hash by identity
     captured = {t._ctx: t for t in capture if t._ctx is not None} if capture is not None else {}
+    push, pop, clock = heapq.heappush, heapq.heappop, _InPlaceClock.now  # locals: this loop is hot
 
     def send(t: Tensor, g: Any) -> None:
         """Add g to the gradient waiting at tensor t."""
@@ -182,10 +183,10 @@ def run_backward(
         if ctx is not None:
             previous = pending.get(ctx)
             if previous is None:
-                if ctx.parents is None or ctx.stamp != _InPlaceClock.now:  # freed, or maybe modified
+                if ctx.parents is None or ctx.stamp != clock:  # freed, or maybe modified in place
                     _check_saved(ctx)
                 pending[ctx] = g
-                heapq.heappush(heap, (-ctx.sequence, ctx))
+                push(heap, (-ctx.sequence, ctx))
             else:
                 pending[ctx] = previous + g
         else:
@@ -198,7 +199,7 @@ def run_backward(
     _GradMode.enabled = create_graph  # the rules record a graph only when one is asked for
     try:
         while heap:
-            fn = heapq.heappop(heap)[1]
+            fn = pop(heap)[1]
             g = pending.pop(fn)
             if captured and fn in captured:
                 leaves[captured[fn]] = g
