@@ -246,3 +246,30 @@ def test_stack_and_concat_send_gradient_to_every_input(join, shape, seed, data):
     expected = getattr(np, "stack" if join == "stack" else "concatenate")([t.data for t in tensors], axis=axis)
     np.testing.assert_allclose(joined.data, expected)
     check_both_orders(lambda a, b, c: getattr(tg, join)([a, b, c], axis=axis) ** 2, *tensors)
+
+
+@checks
+@given(
+    batch=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=1, max_side=3),
+    sizes=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+    vector_sides=st.sampled_from(["none", "left", "right", "both"]),
+    seed=seeds,
+)
+def test_matmul_gradients_on_random_batched_and_vector_shapes(batch, sizes, vector_sides, seed):
+    n, k, m = sizes
+    a_batch, b_batch = batch.input_shapes
+    a_shape = (k,) if vector_sides in ("left", "both") else a_batch + (n, k)
+    b_shape = (k,) if vector_sides in ("right", "both") else b_batch + (k, m)
+    rng = np.random.default_rng(seed)
+    a, b = leaf(rng, a_shape), leaf(rng, b_shape)
+    np.testing.assert_allclose((a @ b).data, a.data @ b.data)
+    check_both_orders(lambda x, y: x @ y, a, b)
+
+
+@checks
+@given(shape=nonscalar_shapes, seed=seeds, data=st.data())
+def test_integer_array_indexing_with_random_repeats(shape, seed, data):
+    x = leaf(np.random.default_rng(seed), shape)
+    index = np.array(data.draw(st.lists(st.integers(-shape[0], shape[0] - 1), min_size=1, max_size=6)))
+    np.testing.assert_allclose(x[index].data, x.data[index])
+    check_both_orders(lambda t: t[index] * t[index], x)
