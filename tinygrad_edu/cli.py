@@ -49,19 +49,26 @@ def run_folder(requested: str | None, prefix: str) -> Path:
     return folder
 
 
-def write_plots(run: Run, spectrum: tuple[np.ndarray, np.ndarray], folder: Path) -> list[Path]:
+def write_plots(run: Run, point: critical.CriticalPoint, folder: Path) -> list[Path]:
+    """Loss, accuracy and learning-rate curves, and the Hessian's spectrum at the end."""
+    h = run.history
     try:
         written = [
-            viz.plot_curves({"training loss (per step)": run.history["loss"]}, folder / "loss.png", log=True),
+            viz.plot_curves({"training loss (per step)": h["loss"]}, folder / "loss.png", log=True),
             viz.plot_curves(
-                {"train": run.history["train_accuracy"], "test": run.history["test_accuracy"]},
+                {"train": h["train_accuracy"], "test": h["test_accuracy"]},
                 folder / "accuracy.png",
                 xlabel="epoch",
                 ylabel="accuracy",
             ),  # fmt: skip
-            viz.plot_curves({"learning rate": run.history["lr"]}, folder / "lr.png", ylabel="learning rate"),
-            viz.plot_density(*spectrum, folder / "hessian_spectrum.png", title="Hessian spectral density (SLQ)"),
+            viz.plot_curves({"learning rate": h["lr"]}, folder / "lr.png", ylabel="learning rate"),
         ]
+        spectrum = folder / "hessian_spectrum.png"
+        if point.method == "dense":  # every eigenvalue is known
+            written.append(viz.plot_spectrum(point.eigenvalues, spectrum, title="Hessian eigenvalues at the end"))
+        else:
+            grid, density = critical.eigenvalue_density(run.loss, run.model, steps=40, runs=2)
+            written.append(viz.plot_density(grid, density, spectrum, title="Hessian spectral density (SLQ)"))
     except ImportError as error:
         print(f"note: no plots written: {error}")
         return []
@@ -98,7 +105,6 @@ def report(run: Run, folder: Path) -> None:
     print(f"train accuracy {h['train_accuracy'][-1]:.1%}, test accuracy {h['test_accuracy'][-1]:.1%}")
     point = critical.classify(run.loss, run.model, grad_tol=1e-3)
     top = point.eigenvalues[-1]  # exact (dense) or converged by Lanczos inside classify
-    spectrum = critical.eigenvalue_density(run.loss, run.model, steps=40, runs=2)
     print(
         f"critical-point check ({point.method}, {run.model.num_parameters():,} parameters): "
         f"gradient norm {point.grad_norm:.2e}, minimum ratio {point.min_ratio:.3f}, "
@@ -106,7 +112,7 @@ def report(run: Run, folder: Path) -> None:
         f"({MEANING[point.kind]})"
     )
     graph = render_step_graph(run, folder)
-    plots = write_plots(run, spectrum, folder)
+    plots = write_plots(run, point, folder)
     run.save(folder / "checkpoint.npz")
     metrics = {
         "config": asdict(run.config),
