@@ -20,7 +20,7 @@ from benchmarks.networks import MEDIUM, SMALL, NumpyMLP, make_data, ours, torch_
 from tinygrad_edu import Tensor, no_grad
 
 
-def per_op_rows():
+def per_op_rows(torch=None):
     a, b = np.ones(1), np.ones(1)
     x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
     plain_x, plain_y = Tensor(a), Tensor(b)
@@ -30,6 +30,10 @@ def per_op_rows():
     ]
     with no_grad():
         rows.append(("add, 1 element, requires_grad, no_grad()", *compare(lambda: x + y, lambda: a + b), "numpy add"))
+    if torch is not None:
+        ta = torch.ones(1, dtype=torch.float64, requires_grad=True)
+        tb = torch.ones(1, dtype=torch.float64, requires_grad=True)
+        rows.append(("add, 1 element, tracked", *compare(lambda: x + y, lambda: ta + tb), "PyTorch tracked add"))
     big_a, big_b = np.ones((256, 256)), np.ones((256, 256))
     bx, by = Tensor(big_a, requires_grad=True), Tensor(big_b, requires_grad=True)
     rows.append(("add, 256×256, tracked", *compare(lambda: bx + by, lambda: big_a + big_b), "numpy add"))
@@ -74,7 +78,7 @@ def chain_seconds(n=100_000):
 
 def main() -> None:
     torch = torch_or_none()
-    print_table("Per-op overhead", per_op_rows())
+    print_table("Per-op overhead", per_op_rows(torch))
     print_table("MLP forward + backward (loss included)", mlp_rows(SMALL, torch) + mlp_rows(MEDIUM, torch))
     print(f"\n100,000-node chain: backward {chain_seconds():.3f} s (target < 1 s)")
     if torch is None:
