@@ -400,3 +400,12 @@ def test_grad_can_be_assigned_a_tensor_or_an_array_of_the_right_shape():
     assert t.grad is None
     with pytest.raises(ValueError, match=r"shape \(3,\) cannot be assigned to a tensor of shape \(2,\)"):
         t.grad = Tensor(np.ones(3))
+
+
+def test_numpy_conversion_shares_or_copies_as_asked():
+    t = Tensor([1.0, 2.0])
+    assert np.asarray(t) is t.data
+    copied = np.array(t, copy=True)
+    copied[0] = 9.0
+    assert t.data[0] == 1.0
+    assert np.asarray(t, dtype=np.float32).dtype == np.float32
