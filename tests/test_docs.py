@@ -30,3 +30,11 @@ def test_every_committed_figure_is_used_by_a_chapter():
 def test_the_site_builds_offline_with_strict_checks(tmp_path):
     subprocess.run(["mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, check=True)
     assert (tmp_path / "site" / "index.html").exists()
+
+
+def test_the_readme_python_example_runs_and_says_what_it_claims(capsys):
+    source = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", source, flags=re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "Tensor(2.) Tensor(8.)" in printed and "saddle [-2.  2.]" in printed
