@@ -8,15 +8,18 @@ the reason a second backward gives Hessian-vector products.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from _common import main
 
-from tinygrad_edu import Tensor, grad, viz
+from tinygrad_edu import Tensor, grad, nn, viz
 
 
-def render(root: Tensor, out: Path, name: str) -> str:
+def render(graph: Any, out: Path, name: str) -> str:
+    """Write the graph as SVG (or only its .dot file when Graphviz is missing)."""
     try:
-        return viz.render(viz.draw_graph(root), out / name, "svg").name
+        return viz.render(graph, out / name, "svg").name
     except viz.GraphvizMissing as missing:
         print(f"note: {missing}")
         return f"{name}.dot"
@@ -31,7 +34,7 @@ def run(quick: bool, out: Path) -> dict:
         t.retain_grad()
     c.backward(retain_graph=True)
     print(f"c = a·b + b³ = {c.item():g};  ∂c/∂a = b = {a.grad.item():g},  ∂c/∂b = a + 3b² = {b.grad.item():g}")
-    forward = render(c, out, "autodiff_forward")
+    forward = render(viz.draw_graph(c), out, "autodiff_forward")
 
     x = Tensor(1.5, requires_grad=True, name="x")
     y = x**3
@@ -39,9 +42,15 @@ def run(quick: bool, out: Path) -> dict:
     dy.name = "dy/dx"
     (d2y,) = grad(dy, x, retain_graph=True)
     print(f"y = x³ at x = 1.5: dy/dx = 3x² = {dy.item():g} (a Tensor with a graph), d²y/dx² = 6x = {d2y.item():g}")
-    backward = render(dy, out, "autodiff_double_backward")
+    backward = render(viz.draw_graph(dy), out, "autodiff_double_backward")
+
+    model = nn.MLP([2, 3, 1], generator=np.random.default_rng(0))
+    with viz.record_modules(model):  # tag each layer's operations with the layer's name
+        loss = nn.functional.mse_loss(model(np.ones((4, 2))), np.zeros((4, 1)))
+    collapsed = render(viz.draw_graph(loss, collapse=True, show_values=False), out, "autodiff_mlp_collapsed")
+    print(f"MLP 2→3→1 with its loss: its {len(model.parameters())} parameter tensors are hidden in 3 module boxes")
     return {"c": c.item(), "dc_da": a.grad.item(), "dc_db": b.grad.item(), "dy": dy.item(), "d2y": d2y.item(),
-            "figures": [forward, backward]}  # fmt: skip
+            "figures": [forward, backward, collapsed]}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -97,3 +97,5 @@ def test_autodiff_graphs_show_values_gradients_and_the_recorded_backward(run_qui
     assert results["dy"] == pytest.approx(3 * 1.5**2) and results["d2y"] == pytest.approx(6 * 1.5)
     source = (tmp_path / "autodiff_double_backward.dot").read_text()
     assert "**2" in source and "Mul" in source  # the backward of x³ recorded as 3·x²
+    collapsed = (tmp_path / "autodiff_mlp_collapsed.dot").read_text()
+    assert collapsed.count("box3d") == 3 and "MSELoss" in collapsed
