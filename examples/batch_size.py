@@ -37,10 +37,19 @@ def timing(X: np.ndarray, y: np.ndarray, batch_sizes: list[int], quick: bool) ->
             F.cross_entropy(model(xb), yb).backward()
             opt.step()
         per_update[b] = (time.perf_counter() - start) / repeats
-    per_epoch = {b: per_update[b] * int(np.ceil(len(X) / b)) for b in batch_sizes}
+    updates = {b: len(DataLoader(X, y, b)) for b in batch_sizes}  # updates per epoch: ⌈N / B⌉
+    per_epoch = {b: per_update[b] * updates[b] for b in batch_sizes}
     for b in batch_sizes:
         print(f"  batch {b:5d}: {per_update[b] * 1e3:7.3f} ms per update, {per_epoch[b]:7.3f} s per epoch")
-    return {"per_update": per_update, "per_epoch": per_epoch}
+    return {"per_update": per_update, "per_epoch": per_epoch, "updates_per_epoch": updates}
+
+
+def every_sample_once_per_epoch(n: int, batch_size: int) -> bool:
+    """The DataLoader's promise: each epoch visits every sample exactly once, in a new order."""
+    loader = DataLoader(np.arange(n), batch_size=batch_size, seed=0)
+    first, second = (np.concatenate([batch.data for batch in loader]) for _ in range(2))
+    return bool(np.array_equal(np.sort(first), np.arange(n)) and np.array_equal(np.sort(second), np.arange(n))
+                and not np.array_equal(first, second))  # fmt: skip
 
 
 def train(X, y, batch_size: int, updates: int, seed: int = 0) -> nn.MLP:
@@ -97,6 +106,8 @@ def run(quick: bool, out: Path) -> dict:
     batch_sizes = [8, 64, full] if quick else [1, 8, 32, 128, 512, full]
     print(f"digits: {full} training and {len(X_val)} validation images, MLP {'→'.join(map(str, SIZES))}")
     times = timing(X_train, y_train, batch_sizes, quick)
+    once = every_sample_once_per_epoch(full, batch_sizes[1])
+    print(f"  every sample exactly once per epoch, reshuffled between epochs: {once}")
 
     epochs = 4 if quick else 40
     accuracies, models = {}, {}
@@ -125,7 +136,8 @@ def run(quick: bool, out: Path) -> dict:
         )
 
     _plots(out, batch_sizes, times, accuracies, alphas, curves)
-    return {"batch_sizes": batch_sizes, "times": times, "accuracies": accuracies, "sharpness": sharpness,
+    return {"batch_sizes": batch_sizes, "times": times, "every_sample_once": once, "accuracies": accuracies,
+            "sharpness": sharpness,
             "equal_updates": {"small": small, "large": large, "updates": updates, "accuracies": fits}}  # fmt: skip
 
 
