@@ -256,8 +256,8 @@ def hvp(
     for i, (x, vec) in enumerate(zip(leaves, vectors)):
         if vec.shape != x.shape:
             raise ValueError(f"v[{i}] has shape {vec.shape} but input {i} has shape {x.shape}.")
-    value = scalar_output(f(*leaves))
-    products = flat_hvp(lambda: f(*leaves), leaves, vectors)
+    value = f(*leaves)
+    products = flat_hvp(lambda: value, leaves, vectors)  # one forward pass serves both
     return value.detach(), _unpack(products, is_tuple)
 
 

@@ -28,6 +28,7 @@ from tinygrad_edu.autograd import _fresh_leaves, flat_hessian, flat_hvp, grad, s
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import Tensor
 
+GRAD_TOL, EIG_TOL = 1e-6, 1e-8  # classify's defaults: ‖g‖ of a critical point, |λ| counted as 0
 DENSE_LIMIT = 2500  # up to this many parameters classify forms H (n backward passes) and uses eigh: ~3 s at 2,500
 
 
@@ -78,9 +79,12 @@ class Objective:
     def loss(self) -> float:
         return scalar_output(self.evaluate()).item()
 
-    def gradient(self) -> np.ndarray:
-        grads = grad(scalar_output(self.evaluate()), self.tensors, allow_unused=True)
-        return np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, self.sizes)])
+    def loss_and_gradient(self) -> tuple[float, np.ndarray]:
+        """L(θ) and the flat ∇L(θ), from one forward pass."""
+        out = scalar_output(self.evaluate())
+        grads = grad(out, self.tensors, allow_unused=True)
+        gradient = np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, self.sizes)])
+        return out.item(), gradient
 
     def split(self, flat: np.ndarray) -> list[np.ndarray]:
         flat = np.asarray(flat, dtype=float)
@@ -281,8 +285,8 @@ def eigenvalue_density(
 def classify(
     f: Callable[..., Tensor],
     params: Any,
-    grad_tol: float = 1e-6,
-    eig_tol: float = 1e-8,
+    grad_tol: float = GRAD_TOL,
+    eig_tol: float = EIG_TOL,
     dense_limit: int = DENSE_LIMIT,
     seed: int = 0,
 ) -> CriticalPoint:
@@ -296,9 +300,15 @@ def classify(
     estimate blurs eigenvalues closer to 0 than about (λ_max − λ_min)/40,
     so with many near-zero eigenvalues it is only indicative.
     """
-    obj = Objective(f, params)
-    loss = obj.loss()
-    grad_norm = float(np.linalg.norm(obj.gradient()))
+    return _second_order_test(Objective(f, params), grad_tol, eig_tol, dense_limit, seed)[0]
+
+
+def _second_order_test(
+    obj: Objective, grad_tol: float, eig_tol: float, dense_limit: int, seed: int
+) -> tuple[CriticalPoint, np.ndarray]:
+    """classify's work on an Objective: the point, and the flat unit vector of the lowest eigenvalue."""
+    loss, gradient = obj.loss_and_gradient()
+    grad_norm = float(np.linalg.norm(gradient))
     if obj.n <= dense_limit:
         method = "dense"
         eigenvalues, vectors = np.linalg.eigh(obj.hessian())
@@ -322,20 +332,18 @@ def classify(
         kind = "degenerate"
     else:
         kind = "local_min" if smallest > 0 else "local_max"
-    escape = None
-    if smallest < -eig_tol:
-        escape = obj.structured(lowest_vector / np.linalg.norm(lowest_vector))
-    return CriticalPoint(kind, grad_norm, eigenvalues, min_ratio, escape, loss, method)
+    lowest_vector = lowest_vector / np.linalg.norm(lowest_vector)
+    escape = obj.structured(lowest_vector) if smallest < -eig_tol else None
+    return CriticalPoint(kind, grad_norm, eigenvalues, min_ratio, escape, loss, method), lowest_vector
 
 
 def escape_saddle(f: Callable[..., Tensor], params: Any, step: float = 0.1) -> float:
     """Move params in place by ±step·u (u: eigenvector of the most negative
     eigenvalue; the sign that lowers the loss) and return the new loss."""
-    point = classify(f, params)
+    obj = Objective(f, params)
+    point, u = _second_order_test(obj, GRAD_TOL, EIG_TOL, DENSE_LIMIT, seed=0)
     if point.escape_direction is None:
         raise ValueError(f"no negative curvature to escape along: the point is {point.kind}.")
-    obj = Objective(f, params)
-    u = np.concatenate([np.ravel(piece) for piece in _pieces(point.escape_direction)])
     obj.move(step * u)
     forward = obj.loss()
     obj.move(-2 * step * u)
@@ -344,7 +352,3 @@ def escape_saddle(f: Callable[..., Tensor], params: Any, step: float = 0.1) -> f
         obj.move(2 * step * u)
         return forward
     return backward
-
-
-def _pieces(structured: Any) -> list[np.ndarray]:
-    return list(structured) if isinstance(structured, (tuple, list)) else [structured]
