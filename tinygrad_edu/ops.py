@@ -136,12 +136,13 @@ class Linear(Function):
     """out = x @ wᵀ + b (PyTorch's layout), fused:  x̄ = g @ w,  w̄ = gᵀ @ x,  b̄ = Σ g."""
 
     def forward(self, x, w, b=None):
-        if x.shape[-1:] != w.shape[1:]:
+        try:
+            out = x @ w.T
+        except ValueError:  # explain the mismatch only when it happens: no check on the hot path
             raise ValueError(
                 f"input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
                 f"but the weight of shape {w.shape} expects {w.shape[1]}"
-            )
-        out = x @ w.T
+            ) from None
         if b is None:
             return out
         if b.dtype == out.dtype:  # add in place when numpy's promotion allows it
