@@ -200,7 +200,7 @@ def evaluate(expression: str, variables: dict[str, Tensor]) -> tuple[Tensor, lis
             argument = argument if isinstance(argument, Tensor) else Tensor(argument)
             out = getattr(argument, node.func.id)()
         else:
-            shown = ast.unparse(node) if hasattr(ast, "unparse") else type(node).__name__
+            shown = ast.unparse(node)
             raise UsageError(
                 f"unsupported expression {shown!r}: use numbers, names, + - * / ** and {', '.join(FUNCTIONS)}()"
             )
@@ -236,7 +236,7 @@ def graph(args: argparse.Namespace) -> Path:
     out, intermediates = evaluate(args.expression, variables)
     for t in intermediates:
         t.retain_grad()
-    out.backward(retain_graph=True) if out.size == 1 else out.sum().backward(retain_graph=True)
+    out.backward(retain_graph=True)  # every variable is a scalar, so out is one too
     print(f"{args.expression} = {out.item():.6g}")
     for name, t in variables.items():
         gradient = t.grad.item() if t.grad is not None else 0.0
