@@ -21,6 +21,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_edu.nn.module import Module
+from tinygrad_edu.ops import PowScalar
 from tinygrad_edu.tensor import Function, Tensor
 
 SMALL = 8  # tensors with at most this many elements show every value
@@ -45,8 +46,8 @@ def _tensor_label(t: Tensor, show_values: bool, names: dict[int, str]) -> str:
 
 
 def _op_label(fn: Function) -> str:
-    options = {"PowScalar": lambda: f"**{fn.__dict__.get('exponent', '')}"}
-    return graphviz.nohtml(graphviz.escape(options.get(fn.name, lambda: fn.name)()))
+    label = f"**{fn.exponent}" if isinstance(fn, PowScalar) else fn.name  # x**3 reads better than PowScalar
+    return graphviz.nohtml(graphviz.escape(label))
 
 
 @contextlib.contextmanager
