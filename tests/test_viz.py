@@ -69,12 +69,19 @@ def test_layout_option_and_bad_layout():
         viz.draw_graph(out, rankdir="sideways")
 
 
-def test_a_freed_graph_cannot_be_drawn_and_the_message_says_why():
-    x = Tensor(1.0, requires_grad=True)
-    y = x * 2
-    y.backward()
-    with pytest.raises(ValueError, match="retain_graph=True"):
-        viz.draw_graph(y)
+def test_the_graph_can_be_drawn_after_backward_with_every_value_and_grad():
+    a = Tensor(-4.0, requires_grad=True, name="a")
+    b = Tensor(2.0, requires_grad=True, name="b")
+    out = a * b + b**3
+    out.backward()  # no retain_graph: the saved values are freed, the structure stays
+    nodes, edges = nodes_and_edges(viz.to_dot(out))
+    assert len(nodes) == 8 and len(edges) == 8  # a, b, a*b, b**3, out and three ops
+    assert viz.to_dot(out) == viz.to_dot(micrograd_expression()).replace("grad 1.", "grad 1.")
+    source = viz.to_dot(out)
+    assert "data -8." in source and "data 8." in source and "data 0." in source  # a*b, b**3, out
+    assert "grad 2." in source and "grad 8." in source  # ∂out/∂a = b, ∂out/∂b = a + 3b²
+    with pytest.raises(RuntimeError, match="retain_graph=True"):  # a second backward still refuses
+        out.backward()
 
 
 def test_collapsing_draws_each_module_as_one_box():

@@ -2,8 +2,10 @@
 Hessian-vector products, a minimal nn, and the optimizers of the lecture
 "neural network optimization tips"."""
 
+# The engine first: tensor.py and ops.py build on it (engine.py explains the order).
+from tinygrad_edu.engine import enable_grad, is_grad_enabled, no_grad  # isort: skip
 from tinygrad_edu.autograd import grad, hessian, hvp, jacobian
-from tinygrad_edu.tensor import Tensor, concat, enable_grad, is_grad_enabled, manual_seed, no_grad, stack
+from tinygrad_edu.tensor import Tensor, concat, manual_seed, stack
 
 __all__ = [
     "Tensor", "concat", "enable_grad", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "manual_seed",

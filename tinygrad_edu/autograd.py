@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.tensor import ArrayLike, Tensor, _initial_gradient, run_backward
+from tinygrad_edu.engine import sweep
+from tinygrad_edu.tensor import ArrayLike, Tensor, initial_gradient
 
 
 def _as_tuple(x: Tensor | Sequence[Tensor]) -> tuple[Tensor, ...]:
@@ -44,13 +45,12 @@ def grad(
     for i, x in enumerate(inputs):
         if not x.requires_grad:
             raise RuntimeError(f"input {i} does not require grad; set requires_grad=True on it.")
-    root_grads = [_initial_gradient(o, g, create_graph) for o, g in zip(outputs, grad_outputs)]
-    found = run_backward(
+    found = sweep(
         outputs,
-        root_grads,
-        retain_graph=create_graph if retain_graph is None else retain_graph,
+        [initial_gradient(o, g, create_graph) for o, g in zip(outputs, grad_outputs)],
         create_graph=create_graph,
-        capture=inputs,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        targets=inputs,
     )
     results: list[Tensor | None] = []
     for i, x in enumerate(inputs):

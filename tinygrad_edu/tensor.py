@@ -1,245 +1,28 @@
-"""The Tensor, the graph it records, and the reverse-mode walk over that graph.
+"""The Tensor: an ndarray that remembers how it was computed.
 
-Every operation on Tensors that require grad creates one `Function` node (see
-ops.py) holding its input Tensors and the arrays its backward rule needs.
-`backward()` sorts those nodes topologically without recursion and applies
-the chain rule in reverse:  x̄ = Σ over uses of x of (∂use/∂x)ᵀ · ūse.
-
-Two paths, one rule.  A backward rule is written with numpy operators and
-functions.  With ``create_graph=False`` it runs on plain ndarrays: no Tensor
-objects, no graph, the cost of hand-written numpy.  With ``create_graph=True``
-it runs on Tensors (Tensor takes part in numpy's ``__array_ufunc__`` and
-``__array_function__`` protocols), so the backward pass records a graph of its
-own and can be differentiated again: this gives Hessian-vector products.
+This file is the Tensor's surface: construction, the autograd state users see
+(``grad``, ``requires_grad``, ``backward()``), operators, methods, in-place
+updates and factories.  Every differentiable operation goes through
+``engine.apply`` with an op from ops.py; the graph and the backward sweep are
+engine.py's.  Methods named like numpy's functions (``sum``, ``exp``,
+``max`` ...) are tensor_xp's functions, so ``t.sum(axis=0)`` and
+``np.sum(t, axis=0)`` are the same recorded op.
 """
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-import itertools
-import math
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from tinygrad_edu import ops, tensor_xp
+from tinygrad_edu.engine import Function, InPlaceClock, apply, is_grad_enabled, sweep
+
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
 
 
-# ----------------------------------------------------------------------------
-# Grad mode
-# ----------------------------------------------------------------------------
-class _GradMode:
-    enabled = True
-
-
-class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: operations inside record no graph."""
-
-    _target = False
-
-    def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = self._target
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous
-
-
-class enable_grad(no_grad):
-    """Context manager and decorator: record the graph even inside no_grad."""
-
-    _target = True
-
-
-def is_grad_enabled() -> bool:
-    return _GradMode.enabled
-
-
-# ----------------------------------------------------------------------------
-# Function: one node of the graph
-# ----------------------------------------------------------------------------
-class Function:
-    """Base of every differentiable op.
-
-    A subclass defines ``forward(self, *arrays, **options) -> ndarray`` and
-    ``backward(self, g, *inputs, out) -> tuple`` (one gradient per input, or
-    None where ``self.needs[i]`` is False).  In backward, ``inputs`` and
-    ``out`` are ndarrays on the fast path and Tensors when a graph of the
-    backward pass is being recorded; rules use only operations both support.
-    """
-
-    parents: tuple[Tensor, ...] | None
-    retained: weakref.ref | None = None  # set by Tensor.retain_grad()
-    out_modified = False  # set when the output is changed in place
-
-    @classmethod
-    def apply(cls, *parents: Tensor, **options: Any) -> Tensor:
-        fn = cls.__new__(cls)
-        arrays, needs = [], []
-        for p in parents:  # a plain loop: cheaper than two comprehensions on Python 3.11
-            arrays.append(p.data)
-            needs.append(p._requires_grad)
-        try:
-            out = fn.forward(*arrays, **options)
-        except ValueError as error:
-            shapes = " and ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"{cls.__name__} of shapes {shapes}: {error}") from None
-        if type(out) is not np.ndarray:  # full reductions give numpy scalars
-            out = np.asarray(out)
-        if _GradMode.enabled and True in needs:
-            fn.parents = parents
-            fn.needs = needs
-            fn.inputs = arrays
-            fn.out = out
-            fn.stamp = _InPlaceClock.now
-            fn.sequence = next(_sequence)
-            return Tensor._make(out, fn)
-        return Tensor._make(out, None)
-
-    def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(self, g: Any, *saved: Any) -> tuple:
-        raise NotImplementedError
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
-
-    def __repr__(self) -> str:
-        return f"<{self.name}>"
-
-
-_sequence = itertools.count()  # creation order: a node is always younger than its inputs' nodes
-
-_FREED = (
-    "Trying to backward through the graph a second time: the values saved for "
-    "backward by {op} were freed after the first backward. Pass "
-    "retain_graph=True to the first backward() or grad() call if you need to "
-    "go through the graph again."
-)
-_MODIFIED = (
-    "A tensor needed by {op} for its gradient was modified in place after it "
-    "was used (by an in-place method such as add_ or by an optimizer step). "
-    "Compute the gradient before modifying it, or use the out-of-place "
-    "operation (x + y instead of x.add_(y))."
-)
-
-
-class _InPlaceClock:
-    """Counts in-place changes; a tensor's _version is the count at its last one."""
-
-    now = 0
-
-    @classmethod
-    def tick(cls) -> int:
-        cls.now += 1
-        return cls.now
-
-
-def _check_saved(fn: Function) -> None:
-    if fn.parents is None:
-        raise RuntimeError(_FREED.format(op=fn.name))
-    changed_since = _InPlaceClock.now != fn.stamp  # cheap test first: anything changed in place?
-    if changed_since and (any(p._version > fn.stamp for p in fn.parents) or fn.out_modified):
-        raise RuntimeError(_MODIFIED.format(op=fn.name))
-
-
-def run_backward(
-    roots: Sequence[Tensor],
-    root_grads: Sequence[Any],
-    *,
-    retain_graph: bool,
-    create_graph: bool,
-    capture: Sequence[Tensor] | None = None,
-) -> dict[Tensor, Any] | None:
-    """The reverse sweep shared by Tensor.backward and autograd.grad.
-
-    Topological order without recursion: every node is created after the
-    nodes of its inputs, so visiting nodes from the youngest to the oldest
-    (a heap keyed by creation number, as PyTorch's engine does) reaches each
-    node only after all of its consumers have added their share x̄ += (∂y/∂x)ᵀȳ.
-
-    root_grads are ndarrays (fast path) or Tensors (create_graph).  Without
-    ``capture`` gradients are accumulated into the ``.grad`` of leaves; with
-    it, the gradients of the captured tensors are returned (a dict keyed by
-    tensor) and no ``.grad`` is touched.
-    """
-    pending: dict[Function, Any] = {}  # node -> gradient of its output so far
-    heap: list[tuple[int, Function]] = []  # (-creation number, node)
-    leaves: dict[Tensor, Any] = {}  # leaf (or captured tensor) -> gradient so far; Tensors hash by identity
-    captured = {t._ctx: t for t in capture if t._ctx is not None} if capture is not None else {}
-    push, pop, clock = heapq.heappush, heapq.heappop, _InPlaceClock.now  # locals: this loop is hot
-
-    def send(t: Tensor, g: Any) -> None:
-        """Add g to the gradient waiting at tensor t."""
-        dtype = t.data.dtype
-        if g.dtype is not dtype and g.dtype != dtype:  # a gradient keeps its tensor's dtype
-            g = g.astype(dtype)
-        ctx = t._ctx
-        if ctx is not None:
-            previous = pending.get(ctx)
-            if previous is None:
-                if ctx.parents is None or ctx.stamp != clock:  # freed, or maybe modified in place
-                    _check_saved(ctx)
-                pending[ctx] = g
-                push(heap, (-ctx.sequence, ctx))
-            else:
-                pending[ctx] = previous + g
-        else:
-            previous = leaves.get(t)
-            leaves[t] = g if previous is None else previous + g
-
-    for t, g in zip(roots, root_grads):
-        send(t, g)
-    grad_mode = _GradMode.enabled
-    _GradMode.enabled = create_graph  # the rules record a graph only when one is asked for
-    try:
-        while heap:
-            fn = pop(heap)[1]
-            g = pending.pop(fn)
-            if captured and fn in captured:
-                leaves[captured[fn]] = g
-            if fn.retained is not None and capture is None:
-                kept = fn.retained()
-                if kept is not None:
-                    kept.grad = g if create_graph else Tensor._make(g, None)
-            if create_graph:
-                grads = fn.backward(g, *fn.parents, Tensor._make(fn.out, fn))
-            else:
-                grads = fn.backward(g, *fn.inputs, fn.out)
-            for p, gp in zip(fn.parents, grads):
-                if gp is not None and p._requires_grad:
-                    send(p, gp)
-            if not retain_graph:  # free the saved buffers; a later backward through fn raises
-                fn.__dict__.clear()
-                fn.parents = None
-    finally:
-        _GradMode.enabled = grad_mode
-
-    if capture is not None:
-        return leaves
-    handed: set[int] = set()
-    for leaf, g in leaves.items():  # writes ._grad directly: shapes are right by construction
-        if create_graph:
-            leaf._grad = g if leaf._grad is None else leaf._grad + g
-        elif leaf._grad is not None:
-            leaf._grad = Tensor._make(leaf._grad.data + g, None)
-        else:
-            # .grad arrays must not alias each other or be a view of another array.
-            if g.base is not None or id(g) in handed or not g.flags.writeable:
-                g = g.copy()
-            handed.add(id(g))
-            leaf._grad = Tensor._make(g, None)
-    return None
-
-
-# ----------------------------------------------------------------------------
-# Tensor
-# ----------------------------------------------------------------------------
 def _to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
@@ -279,7 +62,7 @@ class Tensor:
     into a new ndarray; Python floats become float64.
     """
 
-    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_version", "name", "__weakref__")
+    __slots__ = ("data", "_grad", "_requires_grad", "_node", "_version", "name", "__weakref__")
     __array_priority__ = 100
 
     def __init__(
@@ -292,20 +75,20 @@ class Tensor:
         self.data = _to_array(data, dtype)
         self._grad: Tensor | None = None
         self._requires_grad = False
-        self._ctx: Function | None = None
+        self._node: Function | None = None
         self._version = 0
         self.name = name
         if requires_grad:
             self.requires_grad = True
 
     @classmethod
-    def _make(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
+    def _make(cls, data: np.ndarray, node: Function | None) -> Tensor:
         """Wrap an ndarray without copying (the engine's constructor)."""
         t = object.__new__(cls)
         t.data = data
         t._grad = None
-        t._requires_grad = ctx is not None
-        t._ctx = ctx
+        t._requires_grad = node is not None
+        t._node = node
         t._version = 0
         t.name = None
         return t
@@ -333,7 +116,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if self._ctx is not None and not value:
+        if self._node is not None and not value:
             raise RuntimeError(
                 "requires_grad can only be switched off on a leaf tensor; "
                 "use .detach() to get a tensor outside the graph."
@@ -351,16 +134,16 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._ctx is None
+        return self._node is None
 
     @property
     def grad_fn(self) -> Function | None:
-        return self._ctx
+        return self._node
 
     def retain_grad(self) -> None:
         """Fill .grad of this non-leaf tensor at each backward (fresh each time)."""
-        if self._ctx is not None:
-            self._ctx.retained = weakref.ref(self)
+        if self._node is not None:
+            self._node.retained = weakref.ref(self)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
@@ -379,13 +162,20 @@ class Tensor:
                 "computed from has requires_grad=True, or it was computed under "
                 "no_grad()."
             )
-        root_grad = _initial_gradient(self, gradient, create_graph)
-        run_backward(
+        found = sweep(
             [self],
-            [root_grad],
-            retain_graph=create_graph if retain_graph is None else retain_graph,
+            [initial_gradient(self, gradient, create_graph)],
             create_graph=create_graph,
+            retain_graph=create_graph if retain_graph is None else retain_graph,
         )
+        handed: set[int] = set()  # ids of the arrays given out as .grad so far
+        for t, g in found.items():
+            if t._node is not None:  # a non-leaf that called retain_grad(): fresh at each backward
+                t._grad = g if create_graph else Tensor._make(_own_array(g, handed), None)
+            elif create_graph:
+                t._grad = g if t._grad is None else t._grad + g
+            else:
+                t._grad = Tensor._make(_own_array(g, handed) if t._grad is None else t._grad.data + g, None)
 
     # -- array facts -----------------------------------------------------------
     @property
@@ -435,8 +225,8 @@ class Tensor:
         extra = f", shape={self.shape}" if self.ndim else ""
         if self.data.dtype != np.float64:
             extra += f", dtype={self.data.dtype}"
-        if self._ctx is not None:
-            extra += f", grad_fn={self._ctx!r}"
+        if self._node is not None:
+            extra += f", grad_fn={self._node!r}"
         elif self._requires_grad:
             extra += ", requires_grad=True"
         if self.name:
@@ -445,16 +235,16 @@ class Tensor:
 
     # -- in-place updates (tracked: a saved tensor modified in place is detected)
     def _in_place(self, new_data: np.ndarray) -> Tensor:
-        if _GradMode.enabled and self._requires_grad:
+        if is_grad_enabled() and self._requires_grad:
             raise RuntimeError(
                 "An in-place operation on a tensor that requires grad would hide "
                 "it from autograd; do it inside `with no_grad():` (as optimizers "
                 "do) or use the out-of-place form."
             )
         self.data[...] = new_data
-        self._version = _InPlaceClock.tick()
-        if self._ctx is not None:
-            self._ctx.out_modified = True
+        self._version = InPlaceClock.tick()
+        if self._node is not None:
+            self._node.out_modified = True
         return self
 
     def add_(self, other: ArrayLike, alpha: float = 1.0) -> Tensor:
@@ -480,7 +270,7 @@ class Tensor:
 
     def bump_version(self) -> None:
         """Record an in-place change made directly on ``.data`` (optimizers)."""
-        self._version = _InPlaceClock.tick()
+        self._version = InPlaceClock.tick()
 
     # -- factories -------------------------------------------------------------
     @classmethod
@@ -531,47 +321,45 @@ class Tensor:
     def ones_like(cls, other: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         return cls(np.ones_like(np.asarray(other), dtype), requires_grad)
 
-    # -- arithmetic (numpy broadcasting; gradients summed back to each shape) --
+    # -- arithmetic: numpy broadcasting; constants (numbers, arrays) need no gradient
     def __add__(self, other: ArrayLike) -> Tensor:
-        return _ops.Add.apply(self, _lift(other, self))
+        return apply(ops.Add, self, other)
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return _ops.Add.apply(_lift(other, self), self)
+        return apply(ops.Add, other, self)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return _ops.Sub.apply(self, _lift(other, self))
+        return apply(ops.Sub, self, other)
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return _ops.Sub.apply(_lift(other, self), self)
+        return apply(ops.Sub, other, self)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return _ops.Mul.apply(self, _lift(other, self))
+        return apply(ops.Mul, self, other)
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return _ops.Mul.apply(_lift(other, self), self)
+        return apply(ops.Mul, other, self)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return _ops.Div.apply(self, _lift(other, self))
+        return apply(ops.Div, self, other)
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return _ops.Div.apply(_lift(other, self), self)
+        return apply(ops.Div, other, self)
 
     def __pow__(self, exponent: ArrayLike) -> Tensor:
-        if isinstance(exponent, (int, float)):
-            return _ops.PowScalar.apply(self, exponent=exponent)
-        return _ops.Pow.apply(self, _lift(exponent, self))
+        return tensor_xp.power(self, exponent)
 
     def __rpow__(self, base: ArrayLike) -> Tensor:
-        return _ops.Pow.apply(_lift(base, self), self)
+        return apply(ops.Pow, base, self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return _ops.MatMul.apply(self, _lift(other, self))
+        return apply(ops.MatMul, self, other)
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return _ops.MatMul.apply(_lift(other, self), self)
+        return apply(ops.MatMul, other, self)
 
     def __neg__(self) -> Tensor:
-        return _ops.Neg.apply(self)
+        return apply(ops.Neg, self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -580,131 +368,77 @@ class Tensor:
         return self @ other
 
     def dot(self, other: ArrayLike) -> Tensor:
-        """numpy.dot for 1-D and 2-D operands (inner product or matrix product)."""
-        other = _lift(other, self)
-        if self.ndim > 2 or other.ndim > 2:
+        """numpy.dot for 0-D, 1-D and 2-D operands: a product with a scalar, an inner or a matrix product."""
+        other_ndim = np.ndim(other.data if isinstance(other, Tensor) else other)
+        if self.ndim > 2 or other_ndim > 2:
             raise ValueError(
-                f"dot takes 1-D or 2-D tensors, got shapes {self.shape} and {other.shape}; "
+                f"dot takes tensors of at most 2 dimensions, got {self.ndim} and {other_ndim}; "
                 "use matmul (@) for batched products."
             )
-        if self.ndim == 0 or other.ndim == 0:
-            return self * other
-        return self @ other
+        return self * other if self.ndim == 0 or other_ndim == 0 else self @ other
 
-    # -- comparisons: elementwise, boolean, no gradient ------------------------
-    def _compare(self, other: ArrayLike, ufunc: np.ufunc) -> Tensor:
-        return Tensor._make(ufunc(self.data, _data(other)), None)
-
-    def __eq__(self, other: ArrayLike) -> Tensor:  # type: ignore[override]
-        return self._compare(other, np.equal)
-
-    def __ne__(self, other: ArrayLike) -> Tensor:  # type: ignore[override]
-        return self._compare(other, np.not_equal)
-
-    def __lt__(self, other: ArrayLike) -> Tensor:
-        return self._compare(other, np.less)
-
-    def __le__(self, other: ArrayLike) -> Tensor:
-        return self._compare(other, np.less_equal)
-
-    def __gt__(self, other: ArrayLike) -> Tensor:
-        return self._compare(other, np.greater)
-
-    def __ge__(self, other: ArrayLike) -> Tensor:
-        return self._compare(other, np.greater_equal)
-
+    # -- comparisons: elementwise, boolean, no gradient
+    __eq__ = tensor_xp.equal  # type: ignore[assignment]
+    __ne__ = tensor_xp.not_equal  # type: ignore[assignment]
+    __lt__ = tensor_xp.less
+    __le__ = tensor_xp.less_equal
+    __gt__ = tensor_xp.greater
+    __ge__ = tensor_xp.greater_equal
     __hash__ = object.__hash__
 
-    # -- elementwise functions -------------------------------------------------
-    def exp(self) -> Tensor:
-        return _ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return _ops.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return _ops.Sqrt.apply(self)
-
-    def abs(self) -> Tensor:
-        return _ops.Abs.apply(self)
+    # -- elementwise functions and reductions: tensor_xp's, as methods
+    exp, log, sqrt, abs, tanh = tensor_xp.exp, tensor_xp.log, tensor_xp.sqrt, tensor_xp.absolute, tensor_xp.tanh
+    sum, mean, max, min = tensor_xp.sum, tensor_xp.mean, tensor_xp.max, tensor_xp.min
+    squeeze, swapaxes = tensor_xp.squeeze, tensor_xp.swapaxes
 
     def relu(self) -> Tensor:
-        return _ops.ReLU.apply(self)
+        return apply(ops.ReLU, self)
 
     def sigmoid(self) -> Tensor:
-        return _ops.Sigmoid.apply(self)
-
-    def tanh(self) -> Tensor:
-        return _ops.Tanh.apply(self)
+        return apply(ops.Sigmoid, self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Clamp to [min, max]; the gradient passes where min <= x <= max."""
-        return _ops.Clip.apply(self, low=min, high=max)
+        return apply(ops.Clip, self, low=min, high=max)
 
     def astype(self, dtype: Any) -> Tensor:
-        if np.dtype(dtype) == self.data.dtype:
-            return self
-        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
-
-    # -- reductions ------------------------------------------------------------
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return self.sum(axis=axis, keepdims=keepdims) / _count(self.shape, axis)
+        return self if np.dtype(dtype) == self.data.dtype else tensor_xp.astype(self, dtype)
 
     def var(self, axis: int | tuple[int, ...] | None = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
         """Σ(x − mean)² / (N − ddof), numpy's definition."""
         centered = self - self.mean(axis=axis, keepdims=True)
-        total = (centered * centered).sum(axis=axis, keepdims=keepdims)
-        return total / (_count(self.shape, axis) - ddof)
-
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Largest values (ties share the gradient equally)."""
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims, reduce=np.max)
-
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims, reduce=np.min)
+        return (centered * centered).sum(axis=axis, keepdims=keepdims) / (tensor_xp.count(self.shape, axis) - ddof)
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.Softmax.apply(self, axis=axis)
+        return apply(ops.Softmax, self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.LogSoftmax.apply(self, axis=axis)
+        return apply(ops.LogSoftmax, self, axis=axis)
 
-    # -- shape -----------------------------------------------------------------
+    # -- shape
     def reshape(self, *shape: Any) -> Tensor:
-        return _ops.Reshape.apply(self, shape=_shape_arg(shape))
+        return tensor_xp.reshape(self, _shape_arg(shape))
 
     def flatten(self) -> Tensor:
         return self.reshape(-1)
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute the axes (numpy semantics: no arguments reverses them)."""
-        axes = _shape_arg(axes) or tuple(reversed(range(self.ndim)))
-        return _ops.Transpose.apply(self, axes=axes)
+        return tensor_xp.transpose(self, _shape_arg(axes) or None)
 
     @property
     def T(self) -> Tensor:
         return self.transpose()
 
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        axes = list(range(self.ndim))
-        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-        return self.transpose(axes)
-
-    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
-        return self.reshape(np.squeeze(self.data, axis).shape)
-
     def unsqueeze(self, axis: int) -> Tensor:
-        return self.reshape(np.expand_dims(self.data, axis).shape)
+        return tensor_xp.expand_dims(self, axis)
 
     def expand(self, *shape: Any) -> Tensor:
         """Broadcast to a larger shape (np.broadcast_to)."""
-        return _ops.Expand.apply(self, shape=_shape_arg(shape))
+        return tensor_xp.broadcast_to(self, _shape_arg(shape))
 
     def __getitem__(self, index: Any) -> Tensor:
-        return _ops.GetItem.apply(self, index=_index_data(index))
+        return apply(ops.GetItem, self, index=_index_data(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
         raise TypeError(
@@ -712,45 +446,26 @@ class Tensor:
             "new tensor with operations (e.g. concat, or x * mask), or change t.data[...] under no_grad()."
         )
 
-    # -- numpy protocols: numpy functions applied to Tensors give Tensors ------
+    # -- numpy's protocols: numpy functions on Tensors are tensor_xp's functions of the same name
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method != "__call__" or kwargs:
+        function = _numpy_function(ufunc)
+        if method != "__call__" or kwargs or function is None:
             return NotImplemented
-        if ufunc in _CONSTANT_UFUNCS:  # piecewise constant: no gradient
-            return Tensor._make(ufunc(*(_data(x) for x in inputs)), None)
-        name = _UFUNC_METHODS.get(ufunc)
-        if name is None:
-            return NotImplemented
-        first, *rest = inputs
-        if not isinstance(first, Tensor):
-            first = _lift(first, rest[0])
-        return getattr(first, name)(*rest)
+        return function(*inputs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        impl = _ARRAY_FUNCTIONS.get(func)
-        if impl is None:
-            return NotImplemented
-        return impl(*args, **kwargs)
+        function = _numpy_function(func)
+        return NotImplemented if function is None else function(*args, **kwargs)
 
 
-def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis; the gradient flows to every input."""
-    return concat([_lift(t, None).unsqueeze(axis) for t in tensors], axis=axis)
+def _numpy_function(func: Any) -> Any:
+    """tensor_xp's function for a numpy function, or None."""
+    name = getattr(func, "__name__", "")
+    return getattr(tensor_xp, name) if name in tensor_xp.__all__ and getattr(np, name, None) is func else None
 
 
-def concat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis; the gradient flows to every input."""
-    if not tensors:
-        raise ValueError("concat needs at least one tensor.")
-    return _ops.Concat.apply(*(_lift(t, None) for t in tensors), axis=axis)
-
-
-def _count(shape: tuple[int, ...], axis: int | tuple[int, ...] | None) -> int:
-    """How many elements a reduction over `axis` combines into each result."""
-    if axis is None:
-        return math.prod(shape)
-    axes = (axis,) if isinstance(axis, int) else axis
-    return math.prod(shape[a] for a in axes)
+stack = tensor_xp.stack
+concat = tensor_xp.concatenate
 
 
 def _index_data(index: Any) -> Any:
@@ -764,24 +479,16 @@ def _index_data(index: Any) -> Any:
     return index
 
 
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+def _own_array(g: np.ndarray, handed: set[int]) -> np.ndarray:
+    """g, or a copy of it when it is a view, read-only, or already some other tensor's .grad."""
+    if g.base is not None or id(g) in handed or not g.flags.writeable:
+        g = g.copy()
+    handed.add(id(g))
+    return g
 
 
-def _lift(value: Any, like: Tensor | Any) -> Tensor:
-    """A constant operand as a Tensor.
-
-    A Python scalar takes the dtype of the float tensor it meets, so
-    float32 * 2.0 stays float32 (numpy's rule for Python scalars).
-    """
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (int, float)) and isinstance(like, Tensor) and like.data.dtype.kind == "f":
-        return Tensor._make(np.asarray(value, like.data.dtype), None)
-    return Tensor._make(np.asarray(value), None)
-
-
-def _initial_gradient(root: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
+def initial_gradient(root: Tensor, gradient: ArrayLike | None, create_graph: bool) -> Any:
+    """The gradient a backward starts from: 1 for a scalar, else ``gradient`` (checked)."""
     if gradient is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -791,45 +498,9 @@ def _initial_gradient(root: Tensor, gradient: ArrayLike | None, create_graph: bo
             )
         g = np.ones_like(root.data)
     else:
-        g = np.array(_data(gradient), dtype=root.data.dtype)
+        g = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
         if g.shape != root.shape:
             raise ValueError(f"gradient has shape {g.shape} but the tensor has shape {root.shape}.")
         if create_graph and isinstance(gradient, Tensor):
             return gradient
     return Tensor._make(g, None) if create_graph else g
-
-
-_UFUNC_METHODS: dict[np.ufunc, str] = {
-    np.add: "__add__",
-    np.subtract: "__sub__",
-    np.multiply: "__mul__",
-    np.true_divide: "__truediv__",
-    np.power: "__pow__",
-    np.matmul: "__matmul__",
-    np.negative: "__neg__",
-    np.positive: "__pos__",
-    np.exp: "exp",
-    np.log: "log",
-    np.sqrt: "sqrt",
-    np.absolute: "abs",
-    np.tanh: "tanh",
-}
-_CONSTANT_UFUNCS = {
-    np.sign, np.equal, np.not_equal, np.less, np.less_equal, np.greater,
-    np.greater_equal, np.isfinite, np.isnan, np.logical_and, np.logical_or,
-    np.logical_not,
-}  # fmt: skip
-_ARRAY_FUNCTIONS: dict[Any, Any] = {
-    np.sum: Tensor.sum,
-    np.mean: Tensor.mean,
-    np.reshape: lambda a, shape: a.reshape(shape),
-    np.transpose: lambda a, axes=None: a.transpose(*(axes or ())),
-    np.swapaxes: Tensor.swapaxes,
-    np.broadcast_to: lambda a, shape: a.expand(shape),
-    np.expand_dims: Tensor.unsqueeze,
-    np.squeeze: Tensor.squeeze,
-    np.stack: stack,
-    np.concatenate: concat,
-}
-
-from tinygrad_edu import ops as _ops  # noqa: E402  (ops builds on the classes above)

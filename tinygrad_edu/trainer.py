@@ -17,9 +17,10 @@ from tqdm import tqdm
 
 from tinygrad_edu import nn, optim
 from tinygrad_edu.data import DataLoader, datasets
+from tinygrad_edu.engine import no_grad
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.optim import lr_scheduler as S
-from tinygrad_edu.tensor import Tensor, manual_seed, no_grad
+from tinygrad_edu.tensor import Tensor, manual_seed
 
 DATASETS = ("digits", "moons", "spirals", "blobs")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rms", "rmsprop", "adam", "adamw")

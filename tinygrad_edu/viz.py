@@ -20,9 +20,10 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from tinygrad_edu import ops
+from tinygrad_edu.engine import Function
 from tinygrad_edu.nn.module import Module
-from tinygrad_edu.ops import PowScalar
-from tinygrad_edu.tensor import Function, Tensor
+from tinygrad_edu.tensor import Tensor
 
 SMALL = 8  # tensors with at most this many elements show every value
 
@@ -35,7 +36,10 @@ def _summary(array: np.ndarray) -> str:
     return f"mean {array.mean():.4g}, min {array.min():.4g}, max {array.max():.4g}"
 
 
-def _tensor_label(t: Tensor, show_values: bool, names: dict[int, str]) -> str:
+def _tensor_label(t: Tensor | Any, show_values: bool, names: dict[int, str]) -> str:
+    """Name, shape, value and gradient of a tensor; a constant input of an op (2 in x * 2) is a "const"."""
+    if not isinstance(t, Tensor):
+        t = Tensor(t)
     title = names.get(id(t)) or t.name or ("param" if t.is_leaf and t.requires_grad else "const" if t.is_leaf else "")
     lines = [f"{title} {t.shape}".strip() if t.ndim else title or "scalar"]
     if show_values:
@@ -45,8 +49,8 @@ def _tensor_label(t: Tensor, show_values: bool, names: dict[int, str]) -> str:
     return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
 
 
-def _op_label(fn: Function) -> str:
-    label = f"**{fn.exponent}" if isinstance(fn, PowScalar) else fn.name  # x**3 reads better than PowScalar
+def _op_label(node: Function) -> str:
+    label = f"**{node.options['exponent']}" if node.op is ops.PowScalar else node.name  # x**3 reads better
     return graphviz.nohtml(graphviz.escape(label))
 
 
@@ -83,11 +87,11 @@ def _tag(out: Any, inputs: Sequence[Any], scope: str) -> None:
     stack = [out]
     while stack:
         t = stack.pop()
-        fn = t._ctx
-        if fn is None or id(t) in stop or fn.parents is None or "scope" in fn.__dict__:
+        node = t._node
+        if node is None or id(t) in stop or node.scope is not None:
             continue
-        fn.scope = scope
-        stack.extend(p for p in fn.parents if not p.requires_grad or p._ctx is not None)
+        node.scope = scope
+        stack.extend(x for x in node.inputs if isinstance(x, Tensor) and (not x.requires_grad or x._node is not None))
 
 
 def draw_graph(
@@ -112,11 +116,6 @@ def draw_graph(
 
     if rankdir not in ("LR", "TB"):
         raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}.")
-    if root._ctx is not None and root._ctx.parents is None:
-        raise ValueError(
-            "the graph behind this tensor was freed by backward(); call backward(retain_graph=True) "
-            "if you want to draw it afterwards."
-        )
     dot = graphviz.Digraph(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica", "fontsize": "11"})
     tensors_drawn: set[int] = set()
     edges: set[tuple[str, str]] = set()
@@ -124,10 +123,9 @@ def draw_graph(
     scope_ids: dict[str, str] = {}
 
     def scope_of(t: Tensor) -> str | None:
-        fn = t._ctx
-        return fn.__dict__.get("scope") if collapse and fn is not None and fn.parents is not None else None
+        return t._node.scope if collapse and isinstance(t, Tensor) and t._node is not None else None
 
-    def tensor_node(t: Tensor) -> str:
+    def tensor_node(t: Tensor | Any) -> str:
         if id(t) not in tensors_drawn:
             tensors_drawn.add(id(t))
             dot.node(node_id(t, "t"), _tensor_label(t, show_values, names), shape="box", style="rounded")
@@ -142,8 +140,8 @@ def draw_graph(
     stack = [(root, True)]  # (tensor, whether it is drawn)
     while stack:
         t, visible = stack.pop()
-        fn = t._ctx
-        if fn is None or fn.parents is None:  # a leaf, or a graph already freed by backward
+        node = t._node if isinstance(t, Tensor) else None
+        if node is None:  # a leaf or a constant
             continue
         scope = scope_of(t)
         if scope:
@@ -154,21 +152,21 @@ def draw_graph(
                 )
             op = scope_ids[scope]
         else:
-            op = node_id(fn, "f")
-            dot.node(op, _op_label(fn), shape="ellipse", style="filled", fillcolor="lightblue")
+            op = node_id(node, "f")
+            dot.node(op, _op_label(node), shape="ellipse", style="filled", fillcolor="lightblue")
         if visible:
             edge(op, tensor_node(t))
-        if id(fn) in expanded:
+        if id(node) in expanded:
             continue
-        expanded.add(id(fn))
-        for p in fn.parents:
-            if scope and scope_of(p) == scope:  # inside the same collapsed module
-                stack.append((p, False))
-            elif scope and p._ctx is None and p.requires_grad:  # the module's own parameter
+        expanded.add(id(node))
+        for x in node.inputs:
+            if scope and scope_of(x) == scope:  # inside the same collapsed module
+                stack.append((x, False))
+            elif scope and isinstance(x, Tensor) and x.is_leaf and x.requires_grad:  # the module's own parameter
                 continue
             else:
-                edge(tensor_node(p), op)
-                stack.append((p, True))
+                edge(tensor_node(x), op)
+                stack.append((x, True))
     return dot
 
 

@@ -1,17 +1,84 @@
-"""Stateless forms of the layers and losses."""
+"""Stateless forms of the layers and losses.
+
+A layer and each loss is one fused op (written like those of ops.py): one
+node in the graph instead of five, and a backward rule per input that reads
+like the textbook's.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from tinygrad_edu import ops
-from tinygrad_edu.tensor import ArrayLike, Tensor, _lift
+from tinygrad_edu.engine import Op, apply
+from tinygrad_edu.tensor import ArrayLike, Tensor
 
 
+# ------------------------------------------------------------ the fused ops
+def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    try:
+        out = x @ w.T
+    except ValueError:  # explain the mismatch only when it happens: no check on the hot path
+        raise ValueError(
+            f"input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
+            f"but the weight of shape {w.shape} expects {w.shape[1]}"
+        ) from None
+    if b is None:
+        return out
+    if b.dtype == out.dtype:  # add in place when numpy's promotion allows it
+        out += b
+        return out
+    return out + b
+
+
+def _rows(xp: Any, a: Any) -> Any:
+    """(..., n) as a matrix of rows (N, n)."""
+    return a if a.ndim == 2 else xp.reshape(a, (-1, a.shape[-1]))
+
+
+Linear = Op(  # out = x @ wᵀ + b (PyTorch's layout):  x̄ = ḡ @ w,  w̄ = ḡᵀ @ x,  b̄ = Σ over rows of ḡ
+    "Linear",
+    _linear,
+    lambda xp, g, out, x, w, b=None: g @ w,
+    lambda xp, g, out, x, w, b=None: xp.transpose(_rows(xp, g)) @ _rows(xp, x),
+    lambda xp, g, out, x, w, b=None: g,  # the engine sums ḡ over the rows b was broadcast along
+)
+
+
+def _mse(x: np.ndarray, t: np.ndarray, scale: float) -> np.ndarray:
+    d = (x - t).ravel()
+    return np.dot(d, d) * scale
+
+
+def _mse_dx(xp: Any, g: Any, out: Any, x: Any, t: Any, scale: float) -> Any:
+    return (x - t) * (g * (2 * scale))
+
+
+MSE = Op(  # scale · Σ(x − t)²  (scale = 1/N for the mean):  x̄ = 2·scale·ḡ·(x − t),  t̄ = −x̄
+    "MSELoss", _mse, _mse_dx, lambda xp, g, out, x, t, scale: -_mse_dx(xp, g, out, x, t, scale)
+)
+
+
+def _cross_entropy(z: np.ndarray, one_hot: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    return (np.log(total).sum() - np.vdot(shifted, one_hot)) * scale, e / total  # the loss, and softmax(z) saved
+
+
+CrossEntropy = Op(  # scale · Σ over rows of −log softmax(z)[class]:  z̄ = scale·ḡ·(softmax(z) − one_hot)
+    "CrossEntropy",
+    _cross_entropy,
+    lambda xp, g, out, z, one_hot, scale, saved: (xp.softmax(z, -1, known=saved) - one_hot) * (g * scale),
+    saves=True,
+)
+
+
+# ------------------------------------------------------------------ layers
 def linear(x: ArrayLike, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x · Wᵀ + b, with W of shape (out_features, in_features), fused into one op."""
-    x = _lift(x, weight)
-    return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
+    return apply(Linear, x, weight) if bias is None else apply(Linear, x, weight, bias)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -28,16 +95,16 @@ def tanh(x: Tensor) -> Tensor:
 
 def mse_loss(input: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
     """Mean squared error: mean((input − target)²) (one fused op for mean and sum)."""
-    target = _lift(target, input)
-    if target.shape != input.shape:
+    target_shape = np.shape(target.data if isinstance(target, Tensor) else target)
+    if target_shape != input.shape:
         raise ValueError(
-            f"mse_loss: input shape {input.shape} and target shape {target.shape} differ; "
+            f"mse_loss: input shape {input.shape} and target shape {target_shape} differ; "
             "reshape the target (e.g. y.reshape(-1, 1)) so they match."
         )
     if reduction == "none":
         diff = input - target
         return diff * diff
-    return ops.MSELoss.apply(input, target, scale=_scale(reduction, input.size))
+    return apply(MSE, input, target, scale=_scale(reduction, input.size))
 
 
 def _scale(reduction: str, count: int) -> float:
@@ -79,4 +146,4 @@ def cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") ->
         raise type(error)(f"cross_entropy: {error}") from None
     if reduction == "none":
         return -(logits.log_softmax(axis=-1) * encoded).sum(axis=-1)
-    return ops.CrossEntropy.apply(logits, one_hot=encoded, scale=_scale(reduction, target.size))
+    return apply(CrossEntropy, logits, encoded, scale=_scale(reduction, target.size))

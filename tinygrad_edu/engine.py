@@ -1,0 +1,288 @@
+"""The core of reverse-mode autodiff, top to bottom: grad mode, the graph's
+nodes, and the backward sweep.
+
+A Tensor (tensor.py) is an ndarray ``.data`` and, when it was computed from
+tensors that require grad, ``._node``: the `Function` that recorded how.
+Each `Op` (ops.py) is a numpy forward and one backward rule per input, the
+vector-Jacobian product x̄ = (∂out/∂x)ᵀ·ḡ.  `apply` runs an op and records a
+node; `sweep` walks the nodes from the output back to the inputs, applying
+the chain rule  x̄ = Σ over every use u of x of (∂u/∂x)ᵀ·ū.
+
+One rule, two paths.  A rule computes with the array namespace it is handed,
+``xp``, and with operators (+ − * / ** @, indexing):
+
+* ``numpy_xp`` (plain ``backward()``): numpy's functions on ndarrays.  No
+  Tensor is created and no graph is recorded: backward costs what
+  hand-written numpy costs.
+* ``tensor_xp`` (``create_graph=True``): the same names on Tensors, each one a
+  recorded op.  The backward pass then builds a graph of its own, which can
+  be differentiated again: second derivatives, Hessian-vector products.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import heapq
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+# ----------------------------------------------------------------------------
+# Grad mode: whether operations record a graph
+# ----------------------------------------------------------------------------
+class _GradMode:
+    enabled = True
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: operations inside record no graph."""
+
+    _target = False
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = self._target
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator: record the graph even inside no_grad."""
+
+    _target = True
+
+
+def is_grad_enabled() -> bool:
+    return _GradMode.enabled
+
+
+# ----------------------------------------------------------------------------
+# Versions: catching a saved tensor that was changed in place
+# ----------------------------------------------------------------------------
+class InPlaceClock:
+    """Counts in-place changes.  A tensor's ``_version`` is the count at its
+    last in-place change, and a node remembers the count when it was made:
+    a node's input whose version is newer was changed after it was saved."""
+
+    now = 0
+
+    @classmethod
+    def tick(cls) -> int:
+        cls.now += 1
+        return cls.now
+
+
+# ----------------------------------------------------------------------------
+# Op and Function: what an operation is, and the record of one use of it
+# ----------------------------------------------------------------------------
+Rule = Callable[..., Any]  # rule(xp, g, out, *inputs, **options) -> gradient of one input
+
+
+class Op:
+    """An operation: ``forward(*arrays, **options) -> ndarray`` and one
+    backward rule per input, ``rule(xp, g, out, *inputs, **options)``.
+
+    With ``saves=True`` the forward returns ``(out, saved)`` and the rules
+    get ``saved=`` too: values the forward computed that the rules reuse.
+    """
+
+    def __init__(
+        self, name: str, forward: Callable[..., Any], *vjp: Rule, saves: bool = False, vjp_each: Rule | None = None
+    ) -> None:
+        self.name, self.forward, self.saves = name, forward, saves
+        self.vjp = vjp if vjp_each is None else SameRuleForEach(vjp_each)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+class SameRuleForEach:
+    """The rules of an op with any number of inputs (concatenate): one rule,
+    told which input it is for: ``vjp[i] = rule(..., argnum=i)``."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+
+    def __getitem__(self, argnum: int) -> Rule:
+        return functools.partial(self.rule, argnum=argnum)
+
+
+class Function:
+    """One node of the graph: the op that made a tensor, and what its rules need.
+
+    The structure (op, inputs, options) stays for as long as the output
+    tensor lives, so the graph can be drawn after backward.  What was saved
+    for the rules (the input arrays, the op's own saved values) is dropped by
+    a backward without ``retain_graph``; ``freed`` says so.
+    """
+
+    __slots__ = ("op", "inputs", "wants", "options", "arrays", "out", "sequence", "version", "freed",
+                 "retained", "out_modified", "scope")  # fmt: skip
+
+    def __init__(self, op: Op, inputs: tuple, wants: tuple[int, ...], options: dict, arrays: list, out: Any) -> None:
+        self.op = op
+        self.inputs = inputs  # Tensors, or constants (numbers, ndarrays) that need no gradient
+        self.wants = wants  # positions of the inputs that require grad
+        self.options = options  # keyword arguments of the forward (axis=, shape=, ...), and saved=
+        self.arrays = arrays  # saved for the rules: the input arrays as the forward saw them
+        self.out = out  # the output array
+        self.sequence = next(_creation_order)  # a node is always younger than its inputs' nodes
+        self.version = InPlaceClock.now
+        self.freed = False
+        self.retained = None  # weakref to the output tensor, set by Tensor.retain_grad()
+        self.out_modified = False  # the output was changed in place
+        self.scope = None  # the module that made it, set by viz.record_modules
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    def free(self) -> None:
+        """Drop what was saved for the rules; a later backward through this node raises."""
+        self.arrays = None
+        self.options.pop("saved", None)
+        self.freed = True
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name}>"
+
+
+_creation_order = itertools.count()
+
+
+def apply(op: Op, *inputs: Any, **options: Any) -> Tensor:
+    """Run ``op`` on the inputs' arrays.  If grad mode is on and an input
+    requires grad, the result remembers a `Function` node; otherwise it is a
+    plain tensor and nothing is recorded."""
+    arrays = []
+    wants = []
+    for i, x in enumerate(inputs):  # a plain loop: cheaper than two comprehensions
+        if isinstance(x, Tensor):
+            arrays.append(x.data)
+            if x._requires_grad:
+                wants.append(i)
+        elif isinstance(x, np.generic):  # a numpy scalar acts as a Python one: float32 * np.float64(2) is float32
+            arrays.append(x.item())
+        else:
+            arrays.append(x)
+    try:
+        out = op.forward(*arrays, **options)
+    except ValueError as error:
+        shapes = " and ".join(str(np.shape(a)) for a in arrays)
+        raise ValueError(f"{op.name} of shapes {shapes}: {error}") from None
+    if op.saves:
+        out, options["saved"] = out
+    if type(out) is not np.ndarray:  # numpy gives scalars for 0-d results
+        out = np.asarray(out)
+    if wants and op.vjp and _GradMode.enabled:  # an op without rules (x > 0) has no gradient
+        return Tensor._make(out, Function(op, inputs, tuple(wants), options, arrays, out))
+    return Tensor._make(out, None)
+
+
+# ----------------------------------------------------------------------------
+# The backward sweep
+# ----------------------------------------------------------------------------
+def sum_to(xp: Any, g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum g over the axes that broadcasting added or stretched, back to ``shape``:
+    x of shape (3, 1) used in x + y of shape (3, 4) gets x̄ = Σ over axis 1 of ḡ."""
+    lead = g.ndim - len(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return xp.reshape(xp.sum(g, axis=tuple(range(lead)) + stretched, keepdims=True), shape)
+
+
+FREED = (
+    "Trying to backward through the graph a second time: the values saved for backward by {op} were "
+    "freed after the first backward. Pass retain_graph=True to the first backward() or grad() call if "
+    "you need to go through the graph again."
+)
+MODIFIED = (
+    "A tensor needed by {op} for its gradient was modified in place after it was used (by an in-place "
+    "method such as add_ or by an optimizer step). Compute the gradient before modifying it, or use the "
+    "out-of-place operation (x + y instead of x.add_(y))."
+)
+
+
+def check_saved(node: Function) -> None:
+    """Refuse a node whose saved values are gone or were changed in place."""
+    if node.freed:
+        raise RuntimeError(FREED.format(op=node.name))
+    if node.out_modified or any(isinstance(x, Tensor) and x._version > node.version for x in node.inputs):
+        raise RuntimeError(MODIFIED.format(op=node.name))
+
+
+def sweep(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    *,
+    create_graph: bool,
+    retain_graph: bool,
+    targets: Sequence[Tensor] = (),
+) -> dict[Tensor, Any]:
+    """Send the roots' gradients back through the graph.
+
+    Returns {tensor: gradient} for every leaf that requires grad, every
+    non-leaf tensor in ``targets`` and every tensor that called retain_grad().
+    The gradients are ndarrays, or Tensors with a graph when ``create_graph``.
+
+    Order: every node is created after the nodes of its inputs, so taking
+    nodes from the youngest to the oldest (a heap keyed by creation number,
+    as PyTorch's engine does) reaches a node only after all of its consumers
+    have added their share to its gradient.  No recursion: any depth works.
+    """
+    xp = tensor_xp if create_graph else numpy_xp
+    wanted = {t._node: t for t in targets if t._node is not None}
+    found: dict[Tensor, Any] = {}  # tensor -> gradient, for the tensors returned
+    pending: dict[Function, Any] = {}  # node -> gradient of its output, summed so far
+    heap: list[tuple[int, Function]] = []  # (−creation number, node): youngest first
+    clock = InPlaceClock.now
+
+    def send(x: Tensor, g: Any) -> None:
+        """Add g to the gradient of tensor x."""
+        data = x.data
+        if g.shape != data.shape:  # x was broadcast in the forward
+            g = sum_to(xp, g, data.shape)
+        if g.dtype is not data.dtype and g.dtype != data.dtype:  # a gradient has its tensor's dtype
+            g = xp.astype(g, data.dtype)
+        node = x._node
+        if node is None:  # a leaf
+            found[x] = g if x not in found else found[x] + g
+        elif node in pending:
+            pending[node] = pending[node] + g
+        else:
+            if node.freed or node.version != clock:  # cheap test first: freed, or changed since?
+                check_saved(node)
+            pending[node] = g
+            heapq.heappush(heap, (-node.sequence, node))
+
+    for root, g in zip(roots, root_grads):
+        send(root, g)
+    with enable_grad() if create_graph else no_grad():  # the rules record a graph only if asked to
+        while heap:
+            node = heapq.heappop(heap)[1]
+            g = pending.pop(node)
+            target = wanted.get(node)
+            if target is None and node.retained is not None:
+                target = node.retained()
+            if target is not None:
+                found[target] = g
+            if create_graph:  # Tensors in, so that the rules' own operations are recorded
+                out, inputs = Tensor._make(node.out, node), node.inputs
+            else:
+                out, inputs = node.out, node.arrays
+            rules, options = node.op.vjp, node.options
+            for i in node.wants:
+                send(node.inputs[i], rules[i](xp, g, out, *inputs, **options))
+            if not retain_graph:
+                node.free()
+    return found
+
+
+# The classes the engine hands out and the namespace of the graph path build on
+# the definitions above, so they are imported last.
+from tinygrad_edu import numpy_xp, tensor_xp  # noqa: E402
+from tinygrad_edu.tensor import Tensor  # noqa: E402
