@@ -62,19 +62,24 @@ def is_grad_enabled() -> bool:
 
 
 # ----------------------------------------------------------------------------
-# Versions: catching a saved tensor that was changed in place
+# One clock: the order of the nodes, and catching tensors changed in place
 # ----------------------------------------------------------------------------
-class InPlaceClock:
-    """Counts in-place changes.  A tensor's ``_version`` is the count at its
-    last in-place change, and a node remembers the count when it was made:
-    a node's input whose version is newer was changed after it was saved."""
+_ticks = itertools.count(1)  # ticks when a node is made and when a tensor is changed in place
 
-    now = 0
+
+class InPlace:
+    """A node's ``sequence`` is the clock's tick when it was made, so a node is
+    always younger than its inputs' nodes.  A tensor changed in place takes a
+    new tick as its ``_version``: an input whose version is newer than the
+    node was changed after the node saved it."""
+
+    last = 0  # the tick of the latest in-place change anywhere
 
     @classmethod
     def tick(cls) -> int:
-        cls.now += 1
-        return cls.now
+        """Record an in-place change; returns the changed tensor's new version."""
+        cls.last = next(_ticks)
+        return cls.last
 
 
 # ----------------------------------------------------------------------------
@@ -121,8 +126,8 @@ class Function:
     a backward without ``retain_graph``; ``freed`` says so.
     """
 
-    __slots__ = ("op", "inputs", "wants", "options", "arrays", "out", "sequence", "version", "freed",
-                 "retained", "out_modified", "scope")  # fmt: skip
+    __slots__ = ("op", "inputs", "wants", "options", "arrays", "out", "sequence", "freed", "retained",
+                 "out_modified", "scope")  # fmt: skip
 
     def __init__(self, op: Op, inputs: tuple, wants: tuple[int, ...], options: dict, arrays: list, out: Any) -> None:
         self.op = op
@@ -131,8 +136,7 @@ class Function:
         self.options = options  # keyword arguments of the forward (axis=, shape=, ...), and saved=
         self.arrays = arrays  # saved for the rules: the input arrays as the forward saw them
         self.out = out  # the output array
-        self.sequence = next(_creation_order)  # a node is always younger than its inputs' nodes
-        self.version = InPlaceClock.now
+        self.sequence = next(_ticks)  # creation order; compared with the inputs' versions too
         self.freed = False
         self.retained = None  # weakref to the output tensor, set by Tensor.retain_grad()
         self.out_modified = False  # the output was changed in place
@@ -152,9 +156,6 @@ class Function:
         return f"<{self.op.name}>"
 
 
-_creation_order = itertools.count()
-
-
 def apply(op: Op, *inputs: Any, **options: Any) -> Tensor:
     """Run ``op`` on the inputs' arrays.  If grad mode is on and an input
     requires grad, the result remembers a `Function` node; otherwise it is a
@@ -166,22 +167,59 @@ def apply(op: Op, *inputs: Any, **options: Any) -> Tensor:
             arrays.append(x.data)
             if x._requires_grad:
                 wants.append(i)
-        elif isinstance(x, np.generic):  # a numpy scalar acts as a Python one: float32 * np.float64(2) is float32
-            arrays.append(x.item())
         else:
-            arrays.append(x)
+            arrays.append(constant(x))
     try:
         out = op.forward(*arrays, **options)
     except ValueError as error:
-        shapes = " and ".join(str(np.shape(a)) for a in arrays)
-        raise ValueError(f"{op.name} of shapes {shapes}: {error}") from None
+        raise shape_error(op, arrays, error) from None
     if op.saves:
         out, options["saved"] = out
     if type(out) is not np.ndarray:  # numpy gives scalars for 0-d results
         out = np.asarray(out)
     if wants and op.vjp and _GradMode.enabled:  # an op without rules (x > 0) has no gradient
-        return Tensor._make(out, Function(op, inputs, tuple(wants), options, arrays, out))
+        return Tensor._make(out, Function(op, inputs, tuple(wants), options, tuple(arrays), out))
     return Tensor._make(out, None)
+
+
+def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], Tensor]:
+    """Tensor's method for an arithmetic operator: ``x ∘ y`` runs op (``y ∘ x``
+    when reflected).  It is apply() unrolled for two inputs: + − * / on small
+    tensors are most of the operations of scalar code, where apply's loop and
+    calls would cost a third of the op."""
+    forward = op.forward
+
+    def operator(self: Tensor, other: Any) -> Tensor:
+        if isinstance(other, Tensor):
+            b, b_wants = other.data, other._requires_grad
+        else:
+            b, b_wants = constant(other), False
+        if reflected:  # other ∘ self
+            x, y, a, b, x_wants, y_wants = other, self, b, self.data, b_wants, self._requires_grad
+        else:
+            x, y, a, x_wants, y_wants = self, other, self.data, self._requires_grad, b_wants
+        try:
+            out = forward(a, b)
+        except ValueError as error:
+            raise shape_error(op, (a, b), error) from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if (x_wants or y_wants) and _GradMode.enabled:
+            wants = ((0, 1) if y_wants else (0,)) if x_wants else (1,)
+            return Tensor._make(out, Function(op, (x, y), wants, {}, (a, b), out))
+        return Tensor._make(out, None)
+
+    return operator
+
+
+def constant(x: Any) -> Any:
+    """An input that is not a Tensor; a numpy scalar acts as a Python one (float32 * np.float64(2) is float32)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def shape_error(op: Op, arrays: Sequence[Any], error: ValueError) -> ValueError:
+    """numpy's complaint, with the op and the shapes it was given (matmul and broadcasting mismatches)."""
+    return ValueError(f"{op.name} of shapes {' and '.join(str(np.shape(a)) for a in arrays)}: {error}")
 
 
 # ----------------------------------------------------------------------------
@@ -190,6 +228,8 @@ def apply(op: Op, *inputs: Any, **options: Any) -> Tensor:
 def sum_to(xp: Any, g: Any, shape: tuple[int, ...]) -> Any:
     """Sum g over the axes that broadcasting added or stretched, back to ``shape``:
     x of shape (3, 1) used in x + y of shape (3, 4) gets x̄ = Σ over axis 1 of ḡ."""
+    if g.shape == shape:
+        return g
     lead = g.ndim - len(shape)
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
     return xp.reshape(xp.sum(g, axis=tuple(range(lead)) + stretched, keepdims=True), shape)
@@ -211,7 +251,7 @@ def check_saved(node: Function) -> None:
     """Refuse a node whose saved values are gone or were changed in place."""
     if node.freed:
         raise RuntimeError(FREED.format(op=node.name))
-    if node.out_modified or any(isinstance(x, Tensor) and x._version > node.version for x in node.inputs):
+    if node.out_modified or any(isinstance(x, Tensor) and x._version > node.sequence for x in node.inputs):
         raise RuntimeError(MODIFIED.format(op=node.name))
 
 
@@ -239,7 +279,7 @@ def sweep(
     found: dict[Tensor, Any] = {}  # tensor -> gradient, for the tensors returned
     pending: dict[Function, Any] = {}  # node -> gradient of its output, summed so far
     heap: list[tuple[int, Function]] = []  # (−creation number, node): youngest first
-    clock = InPlaceClock.now
+    last_change = InPlace.last
 
     def send(x: Tensor, g: Any) -> None:
         """Add g to the gradient of tensor x."""
@@ -254,7 +294,7 @@ def sweep(
         elif node in pending:
             pending[node] = pending[node] + g
         else:
-            if node.freed or node.version != clock:  # cheap test first: freed, or changed since?
+            if node.freed or last_change > node.sequence:  # cheap test first: freed, or anything changed since?
                 check_saved(node)
             pending[node] = g
             heapq.heappush(heap, (-node.sequence, node))

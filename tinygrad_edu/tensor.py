@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import ops, tensor_xp
-from tinygrad_edu.engine import Function, InPlaceClock, apply, is_grad_enabled, sweep
+from tinygrad_edu.engine import Function, InPlace, apply, binary_operator, is_grad_enabled, sweep
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
+_new = object.__new__
 
 
 def _to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
@@ -81,10 +82,10 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
-    @classmethod
-    def _make(cls, data: np.ndarray, node: Function | None) -> Tensor:
+    @staticmethod
+    def _make(data: np.ndarray, node: Function | None) -> Tensor:
         """Wrap an ndarray without copying (the engine's constructor)."""
-        t = object.__new__(cls)
+        t = _new(Tensor)
         t.data = data
         t._grad = None
         t._requires_grad = node is not None
@@ -242,7 +243,7 @@ class Tensor:
                 "do) or use the out-of-place form."
             )
         self.data[...] = new_data
-        self._version = InPlaceClock.tick()
+        self._version = InPlace.tick()
         if self._node is not None:
             self._node.out_modified = True
         return self
@@ -270,7 +271,7 @@ class Tensor:
 
     def bump_version(self) -> None:
         """Record an in-place change made directly on ``.data`` (optimizers)."""
-        self._version = InPlaceClock.tick()
+        self._version = InPlace.tick()
 
     # -- factories -------------------------------------------------------------
     @classmethod
@@ -322,29 +323,10 @@ class Tensor:
         return cls(np.ones_like(np.asarray(other), dtype), requires_grad)
 
     # -- arithmetic: numpy broadcasting; constants (numbers, arrays) need no gradient
-    def __add__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Add, self, other)
-
-    def __radd__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Add, other, self)
-
-    def __sub__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Sub, self, other)
-
-    def __rsub__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Sub, other, self)
-
-    def __mul__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Mul, self, other)
-
-    def __rmul__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Mul, other, self)
-
-    def __truediv__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Div, self, other)
-
-    def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.Div, other, self)
+    __add__, __radd__ = binary_operator(ops.Add), binary_operator(ops.Add, reflected=True)
+    __sub__, __rsub__ = binary_operator(ops.Sub), binary_operator(ops.Sub, reflected=True)
+    __mul__, __rmul__ = binary_operator(ops.Mul), binary_operator(ops.Mul, reflected=True)
+    __truediv__, __rtruediv__ = binary_operator(ops.Div), binary_operator(ops.Div, reflected=True)
 
     def __pow__(self, exponent: ArrayLike) -> Tensor:
         return tensor_xp.power(self, exponent)
@@ -352,11 +334,7 @@ class Tensor:
     def __rpow__(self, base: ArrayLike) -> Tensor:
         return apply(ops.Pow, base, self)
 
-    def __matmul__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.MatMul, self, other)
-
-    def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return apply(ops.MatMul, other, self)
+    __matmul__, __rmatmul__ = binary_operator(ops.MatMul), binary_operator(ops.MatMul, reflected=True)
 
     def __neg__(self) -> Tensor:
         return apply(ops.Neg, self)

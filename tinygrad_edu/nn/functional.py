@@ -42,7 +42,7 @@ Linear = Op(  # out = x @ wᵀ + b (PyTorch's layout):  x̄ = ḡ @ w,  w̄ = �
     _linear,
     lambda xp, g, out, x, w, b=None: g @ w,
     lambda xp, g, out, x, w, b=None: xp.transpose(_rows(xp, g)) @ _rows(xp, x),
-    lambda xp, g, out, x, w, b=None: g,  # the engine sums ḡ over the rows b was broadcast along
+    lambda xp, g, out, x, w, b=None: xp.sum(_rows(xp, g), axis=0),
 )
 
 
