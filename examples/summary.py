@@ -19,7 +19,7 @@ from tinygrad_edu import Tensor, optim
 OPTIMIZERS = {
     "SGD": (lambda ps: optim.SGD(ps, lr=0.1), "g", "1", "η"),
     "SGD momentum": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), "b = λb + g", "1", "η"),
-    "Momentum (lecture)": (lambda ps: optim.Momentum(ps, lr=0.1, momentum=0.9), "−(λm − ηg)", "1", "1 (η inside m)"),
+    "Momentum (lecture)": (lambda ps: optim.Momentum(ps, lr=0.1, momentum=0.9), "m = λm + g", "1", "η"),
     "Adagrad": (lambda ps: optim.Adagrad(ps, lr=0.1), "g", "√(Σ g²) + ε", "η/(1 + (t−1)·decay)"),
     "RMS (lecture)": (lambda ps: optim.RMS(ps, lr=0.1), "g", "√(mean g²) + ε", "η"),
     "RMSprop": (lambda ps: optim.RMSprop(ps, lr=0.1), "g", "√(αv + (1−α)g²) + ε", "η"),
@@ -47,6 +47,7 @@ def run(quick: bool, out: Path) -> dict:
             p.grad = Tensor(g)
             opt.step()
         eta, sigma, m = seen[-1]
+        sigma = 1.0 if sigma is None else sigma  # None: the method has no per-parameter scale
         observed = f"({eta:.4g}, {np.round(sigma, 4)}, {np.round(m, 4)})"
         print(f"{name:20s} {m_text:16s} {sigma_text:22s} {eta_text:24s} {observed}")
         table[name] = {"eta": float(eta), "sigma": np.atleast_1d(sigma).tolist(), "m": m.tolist()}

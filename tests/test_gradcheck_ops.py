@@ -156,9 +156,13 @@ def test_softmax_gradients(name, spec, seed):
 def test_shape_op_gradients(shape, seed, data):
     x = leaf(np.random.default_rng(seed), shape)
     axes = tuple(data.draw(st.permutations(range(len(shape)))))
+    negative = data.draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
+    mixed_axes = tuple(a - len(shape) if flip else a for a, flip in zip(axes, negative))  # -1 is the last axis
     new_axis = data.draw(st.integers(0, len(shape)))
     check_both_orders(lambda t: t.reshape(-1) * 1.0, x)
     check_both_orders(lambda t: t.transpose(*axes) * 1.0, x)
+    check_both_orders(lambda t: t.transpose(*mixed_axes) * 1.0, x)
+    check_both_orders(lambda t: np.transpose(t, mixed_axes) * 1.0, x)
     check_both_orders(lambda t: t.T * 1.0, x)
     check_both_orders(lambda t: t.flatten() * 1.0, x)
     check_both_orders(lambda t: t.unsqueeze(new_axis).squeeze(new_axis) * 1.0, x)

@@ -160,7 +160,9 @@ def test_defaults_are_pytorchs():
         lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10
     )
     assert optim.RMSprop(p).defaults == dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False)
-    assert optim.Adam(p).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)
+    assert optim.Adam(p).defaults == dict(
+        lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, decoupled_weight_decay=False
+    )
     assert optim.AdamW(p).defaults["weight_decay"] == 1e-2
 
 

@@ -18,7 +18,7 @@ PyHessian does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,23 +53,23 @@ class CriticalPoint:
 class Objective:
     """A scalar loss of some tensors, seen as a function of one flat vector θ.
 
-    ``params`` may be a Tensor (f(x)), a tuple of Tensors (f(*xs)), an
-    ``nn.Module`` or a list of its parameters (f() reads them itself).
+    ``params`` may be a Tensor or array (f(x)), a tuple or list of them
+    (f(*xs), as torch.autograd.functional unpacks them), or an ``nn.Module``
+    (f() reads its parameters itself).
     """
 
-    def __init__(self, f: Callable[..., Tensor], params: Tensor | Sequence[Tensor] | Module) -> None:
-        if isinstance(params, (Module, list)):
-            tensors = params.parameters() if isinstance(params, Module) else list(params)
-            if not tensors:
-                raise ValueError("params has no tensors to differentiate.")
-            self.tensors = tensors
+    def __init__(self, f: Callable[..., Tensor], params: Any) -> None:
+        if isinstance(params, Module):
+            self.tensors = params.parameters()
+            if not self.tensors:
+                raise ValueError(f"the {type(params).__name__} has no parameters to differentiate.")
             self.evaluate = f
-            self.structure = "list"
+            self.pack: Callable[[list], Any] = list  # a vector shaped like params: a list, one array per parameter
         else:
-            leaves, is_tuple = _fresh_leaves(params)
+            leaves, is_sequence = _fresh_leaves(params)
             self.tensors = list(leaves)
             self.evaluate = lambda: f(*leaves)
-            self.structure = "tuple" if is_tuple else "tensor"
+            self.pack = type(params) if is_sequence else lambda pieces: pieces[0]
         self.shapes = [t.shape for t in self.tensors]
         self.sizes = [t.size for t in self.tensors]
         self.n = sum(self.sizes)
@@ -98,9 +98,8 @@ class Objective:
         return (H + H.T) / 2  # symmetric up to rounding; make it exactly so for eigh
 
     def structured(self, flat: np.ndarray) -> Any:
-        """A flat vector shaped like params: an array, a tuple or a list of arrays."""
-        pieces = self.split(flat)
-        return pieces[0] if self.structure == "tensor" else tuple(pieces) if self.structure == "tuple" else pieces
+        """A flat vector shaped like params: an array, a tuple or a list of arrays (a list for a Module)."""
+        return self.pack(self.split(flat))
 
     def move(self, flat: np.ndarray) -> None:
         """θ ← θ + flat, in place."""

