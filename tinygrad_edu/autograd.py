@@ -86,25 +86,6 @@ def numerical_grad(f: Callable[..., Tensor], inputs: Sequence[Tensor], eps: floa
     return result
 
 
-def _compare_with_numeric(
-    scalar_f: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float, atol: float, rtol: float, order: str
-) -> None:
-    out = scalar_f(*inputs)
-    if out.requires_grad:
-        analytic = grad(out, inputs, allow_unused=True)
-    else:  # the function does not depend on the inputs at all
-        analytic = (None,) * len(inputs)
-    numeric = numerical_grad(scalar_f, inputs, eps)
-    for i, (a, n) in enumerate(zip(analytic, numeric)):
-        a = np.zeros_like(n) if a is None else a.data
-        if not np.allclose(a, n, atol=atol, rtol=rtol):
-            worst = np.max(np.abs(a - n))
-            raise AssertionError(
-                f"{order} gradient of input {i} (shape {n.shape}) differs from finite "
-                f"differences by up to {worst:.3g}\nanalytic:\n{a}\nnumeric:\n{n}"
-            )
-
-
 def gradcheck(
     f: Callable[..., Tensor],
     inputs: Sequence[Tensor],
@@ -121,32 +102,37 @@ def gradcheck(
     """
     inputs = _as_tuple(inputs)
     v = np.random.default_rng(seed).standard_normal(f(*inputs).shape)
-    _compare_with_numeric(lambda *xs: (f(*xs) * v).sum(), inputs, eps, atol, rtol, "first-order")
+
+    def f_dot_v(*xs: Tensor) -> Tensor:
+        return (f(*xs) * v).sum()
+
+    out = f_dot_v(*inputs)
+    analytic = grad(out, inputs, allow_unused=True) if out.requires_grad else (None,) * len(inputs)
+    for i, (a, n) in enumerate(zip(analytic, numerical_grad(f_dot_v, inputs, eps))):
+        a = np.zeros_like(n) if a is None else a.data
+        if not np.allclose(a, n, atol=atol, rtol=rtol):
+            raise AssertionError(
+                f"the gradient of {getattr(f, '__qualname__', 'f')} for input {i} (shape {n.shape}) differs from "
+                f"finite differences by up to {np.max(np.abs(a - n)):.3g}\nanalytic:\n{a}\nnumeric:\n{n}"
+            )
     return True
 
 
-def gradgradcheck(
-    f: Callable[..., Tensor],
-    inputs: Sequence[Tensor],
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-4,
-    seed: int = 0,
-) -> bool:
-    """Check the backward pass itself: the gradient of ⟨∇⟨f, v⟩, u⟩ against
-    central differences (this is what Hessian-vector products rely on)."""
+def gradgradcheck(f: Callable[..., Tensor], inputs: Sequence[Tensor], seed: int = 0, **tolerances: float) -> bool:
+    """Check the backward pass itself: gradcheck of ⟨∇⟨f, v⟩, u⟩ for random v, u
+    (this is what Hessian-vector products rely on).  ``tolerances``: eps, atol,
+    rtol, as for gradcheck."""
     inputs = _as_tuple(inputs)
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(f(*inputs).shape)
     u = [rng.standard_normal(x.shape) for x in inputs]
 
-    def backward_dot_u(*xs: Tensor) -> Tensor:
+    def backward_of_f_dot_u(*xs: Tensor) -> Tensor:  # the second-order check: its gradient needs the backward's
         gs = grad((f(*xs) * v).sum(), xs, create_graph=True, allow_unused=True)
         terms = [(g * ui).sum() for g, ui in zip(gs, u) if g is not None]
         return sum(terms[1:], terms[0]) if terms else Tensor(0.0)
 
-    _compare_with_numeric(backward_dot_u, inputs, eps, atol, rtol, "second-order")
-    return True
+    return gradcheck(backward_of_f_dot_u, inputs, seed=seed, **tolerances)
 
 
 # ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from tinygrad_edu import ops, tensor_xp
 from tinygrad_edu.engine import Function, InPlace, apply, binary_operator, is_grad_enabled, sweep
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
+Rng = np.random.Generator | None
 _new = object.__new__
 
 
@@ -283,28 +284,14 @@ class Tensor:
         return cls(np.ones(_shape_arg(shape), dtype), requires_grad, dtype)
 
     @classmethod
-    def randn(
-        cls,
-        *shape: Any,
-        dtype: Any = np.float64,
-        requires_grad: bool = False,
-        rng: np.random.Generator | None = None,
-    ) -> Tensor:
-        """Standard normal samples (from ``rng``, else the seedable default)."""
-        rng = rng or _default_rng
-        return cls(rng.standard_normal(_shape_arg(shape)), requires_grad, dtype)
+    def randn(cls, *shape: Any, dtype: Any = np.float64, requires_grad: bool = False, rng: Rng = None) -> Tensor:
+        """Standard normal samples (from ``rng``, else the seedable default of manual_seed)."""
+        return cls((rng or _default_rng).standard_normal(_shape_arg(shape)), requires_grad, dtype)
 
     @classmethod
-    def rand(
-        cls,
-        *shape: Any,
-        dtype: Any = np.float64,
-        requires_grad: bool = False,
-        rng: np.random.Generator | None = None,
-    ) -> Tensor:
+    def rand(cls, *shape: Any, dtype: Any = np.float64, requires_grad: bool = False, rng: Rng = None) -> Tensor:
         """Uniform samples on [0, 1)."""
-        rng = rng or _default_rng
-        return cls(rng.random(_shape_arg(shape)), requires_grad, dtype)
+        return cls((rng or _default_rng).random(_shape_arg(shape)), requires_grad, dtype)
 
     @classmethod
     def arange(cls, *args: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:

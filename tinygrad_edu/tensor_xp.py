@@ -14,14 +14,17 @@ Arguments that are not Tensors (numbers, ndarrays) are constants.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from tinygrad_edu import ops
-from tinygrad_edu.engine import apply
+from tinygrad_edu.engine import Op, apply
+
+if TYPE_CHECKING:
+    from tinygrad_edu.tensor import Tensor
 
 __all__ = [
     "absolute", "add", "astype", "broadcast_to", "concatenate", "divide", "equal", "exp", "expand_dims",
@@ -32,105 +35,48 @@ __all__ = [
 Axis = int | tuple[int, ...] | None
 
 
+def recorded(op: Op) -> Callable[..., Tensor]:
+    """numpy's function of the same name, on Tensors: ``f(*inputs) = apply(op, *inputs)``."""
+
+    def function(*inputs: Any) -> Tensor:
+        return apply(op, *inputs)
+
+    function.__qualname__ = function.__name__ = op.name
+    function.__doc__ = f"The recorded op {op.name}."
+    return function
+
+
 # elementwise, with numpy broadcasting
-def add(x: Any, y: Any) -> Any:
-    return apply(ops.Add, x, y)
+add, subtract, multiply, divide = recorded(ops.Add), recorded(ops.Sub), recorded(ops.Mul), recorded(ops.Div)
+matmul, negative, exp, log = recorded(ops.MatMul), recorded(ops.Neg), recorded(ops.Exp), recorded(ops.Log)
+sqrt, absolute, tanh = recorded(ops.Sqrt), recorded(ops.Abs), recorded(ops.Tanh)
 
 
-def subtract(x: Any, y: Any) -> Any:
-    return apply(ops.Sub, x, y)
-
-
-def multiply(x: Any, y: Any) -> Any:
-    return apply(ops.Mul, x, y)
-
-
-def divide(x: Any, y: Any) -> Any:
-    return apply(ops.Div, x, y)
-
-
-def power(x: Any, y: Any) -> Any:
+def power(x: Any, y: Any) -> Tensor:
+    """xʸ; a number y is the common case x**c, recorded as PowScalar (drawn as "**c")."""
     if isinstance(y, (int, float)):
         return apply(ops.PowScalar, x, exponent=y)
     return apply(ops.Pow, x, y)
-
-
-def matmul(x: Any, y: Any) -> Any:
-    return apply(ops.MatMul, x, y)
-
-
-def negative(x: Any) -> Any:
-    return apply(ops.Neg, x)
 
 
 def positive(x: Any) -> Any:
     return x
 
 
-def exp(x: Any) -> Any:
-    return apply(ops.Exp, x)
-
-
-def log(x: Any) -> Any:
-    return apply(ops.Log, x)
-
-
-def sqrt(x: Any) -> Any:
-    return apply(ops.Sqrt, x)
-
-
-def absolute(x: Any) -> Any:
-    return apply(ops.Abs, x)
-
-
-def tanh(x: Any) -> Any:
-    return apply(ops.Tanh, x)
-
-
-def where(condition: Any, x: Any, y: Any) -> Any:
+def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y; each branch's gradient flows only where it was chosen."""
     return apply(ops.Where, np.asarray(condition, dtype=bool), x, y)
 
 
-def astype(x: Any, dtype: Any) -> Any:
+def astype(x: Any, dtype: Any) -> Tensor:
     return apply(ops.Cast, x, dtype=np.dtype(dtype))
 
 
-# no gradient
-def sign(x: Any) -> Any:
-    return apply(ops.Sign, x)
-
-
-def equal(x: Any, y: Any) -> Any:
-    return apply(ops.Equal, x, y)
-
-
-def not_equal(x: Any, y: Any) -> Any:
-    return apply(ops.NotEqual, x, y)
-
-
-def less(x: Any, y: Any) -> Any:
-    return apply(ops.Less, x, y)
-
-
-def less_equal(x: Any, y: Any) -> Any:
-    return apply(ops.LessEqual, x, y)
-
-
-def greater(x: Any, y: Any) -> Any:
-    return apply(ops.Greater, x, y)
-
-
-def greater_equal(x: Any, y: Any) -> Any:
-    return apply(ops.GreaterEqual, x, y)
-
-
-def isfinite(x: Any) -> Any:
-    return apply(ops.IsFinite, x)
-
-
-def isnan(x: Any) -> Any:
-    return apply(ops.IsNan, x)
+# no gradient: comparisons and other piecewise constant functions
+sign, isfinite, isnan = recorded(ops.Sign), recorded(ops.IsFinite), recorded(ops.IsNan)
+equal, not_equal = recorded(ops.Equal), recorded(ops.NotEqual)
+less, less_equal = recorded(ops.Less), recorded(ops.LessEqual)
+greater, greater_equal = recorded(ops.Greater), recorded(ops.GreaterEqual)
 
 
 # reductions
@@ -164,7 +110,7 @@ def count(shape: tuple[int, ...], axis: Axis) -> int:
 
 
 # shape
-def reshape(x: Any, shape: int | tuple[int, ...]) -> Any:
+def reshape(x: Any, shape: int | tuple[int, ...]) -> Tensor:
     return apply(ops.Reshape, x, shape=shape)
 
 
@@ -184,7 +130,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
     return transpose(x, axes)
 
 
-def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Tensor:
     return apply(ops.Expand, x, shape=tuple(shape))
 
 

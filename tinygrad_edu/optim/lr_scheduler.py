@@ -10,6 +10,7 @@ interface: construction sets the lr for step 0, ``step()`` advances,
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -130,8 +131,11 @@ class LRScheduler:
         self.schedules = [self.make_schedule(base, i) for i, base in enumerate(self.base_lrs)]
         self.step()
 
+    curve: Callable[[float], Schedule]  # base lr -> schedule, for the schedulers that set it
+
     def make_schedule(self, base_lr: float, group_index: int) -> Schedule:
-        raise NotImplementedError
+        """The schedule of one parameter group (by default ``self.curve`` of its base lr)."""
+        return self.curve(base_lr)
 
     def lr_at(self, t: int) -> list[float]:
         """The lr of each group at step t (pure: changes nothing)."""
@@ -162,11 +166,8 @@ class StepLR(LRScheduler):
     """Multiply the lr by gamma every step_size steps."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        self.step_size, self.gamma = step_size, gamma
+        self.curve = functools.partial(step_decay, step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
-
-    def make_schedule(self, base_lr, group_index):
-        return step_decay(base_lr, self.step_size, self.gamma)
 
 
 class MultiStepLR(LRScheduler):
@@ -175,33 +176,24 @@ class MultiStepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.milestones, self.gamma = list(milestones), gamma
+        self.curve = functools.partial(multi_step_decay, milestones=list(milestones), gamma=gamma)
         super().__init__(optimizer, last_epoch)
-
-    def make_schedule(self, base_lr, group_index):
-        return multi_step_decay(base_lr, self.milestones, self.gamma)
 
 
 class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every step."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.curve = functools.partial(exponential_decay, gamma=gamma)
         super().__init__(optimizer, last_epoch)
-
-    def make_schedule(self, base_lr, group_index):
-        return exponential_decay(base_lr, self.gamma)
 
 
 class CosineAnnealingLR(LRScheduler):
     """Half a cosine from the base lr down to eta_min over T_max steps."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_max, self.eta_min = T_max, eta_min
+        self.curve = functools.partial(cosine_annealing, T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
-
-    def make_schedule(self, base_lr, group_index):
-        return cosine_annealing(base_lr, self.T_max, self.eta_min)
 
 
 class LinearLR(LRScheduler):
@@ -217,11 +209,10 @@ class LinearLR(LRScheduler):
     ) -> None:
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
             raise ValueError("LinearLR needs 0 < start_factor <= 1 and 0 <= end_factor <= 1.")
-        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        self.curve = functools.partial(
+            linear_ramp, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters
+        )
         super().__init__(optimizer, last_epoch)
-
-    def make_schedule(self, base_lr, group_index):
-        return linear_ramp(base_lr, self.start_factor, self.end_factor, self.total_iters)
 
 
 class LambdaLR(LRScheduler):
@@ -350,8 +341,5 @@ class InverseSqrtLR(LRScheduler):
     """The Transformer schedule: base lr · d_model^−½ · min(s^−½, s · warmup^−³ᐟ²), s = step + 1."""
 
     def __init__(self, optimizer: Optimizer, d_model: int, warmup_steps: int, last_epoch: int = -1) -> None:
-        self.d_model, self.warmup_steps = d_model, warmup_steps
+        self.curve = functools.partial(inverse_sqrt, d_model=d_model, warmup_steps=warmup_steps)
         super().__init__(optimizer, last_epoch)
-
-    def make_schedule(self, base_lr, group_index):
-        return inverse_sqrt(base_lr, self.d_model, self.warmup_steps)

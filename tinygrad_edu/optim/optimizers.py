@@ -189,15 +189,8 @@ class SGD(Optimizer):
     m = g + μ·b (nesterov) or b;   θ ← θ − η·m          (σ = 1)
     """
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-3,
-        momentum: float = 0,
-        dampening: float = 0,
-        nesterov: bool = False,
-        weight_decay: float = 0,
-    ) -> None:
+    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 nesterov: bool = False, weight_decay: float = 0) -> None:  # fmt: skip
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires momentum > 0 and dampening = 0.")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=weight_decay)
@@ -245,15 +238,8 @@ class Adagrad(Optimizer):
     ηᵗ = η / (1 + (t − 1)·lr_decay);   s ← s + g²;   σ = √s + ε;   θ ← θ − ηᵗ·g/σ
     """
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-2,
-        lr_decay: float = 0,
-        weight_decay: float = 0,
-        initial_accumulator_value: float = 0,
-        eps: float = 1e-10,
-    ) -> None:
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10) -> None:  # fmt: skip
         defaults = dict(
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value, eps=eps,
@@ -292,16 +278,8 @@ class RMSprop(Optimizer):
     m ← μ·m + g/σ and θ ← θ − η·m (σ is inside m, so the summary's σ is 1)
     """
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        momentum: float = 0,
-        centered: bool = False,
-    ) -> None:
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False) -> None:  # fmt: skip
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
         super().__init__(params, defaults)
 
@@ -329,17 +307,9 @@ class Adam(Optimizer):
     ηᵗ = η / (1 − β₁ᵗ);    σᵗ = √v / √(1 − β₂ᵗ) + ε;   θ ← θ − ηᵗ · m/σᵗ
     """
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        amsgrad: bool = False,
-        *,
-        decoupled_weight_decay: bool = False,
-    ) -> None:
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 decoupled_weight_decay: bool = False) -> None:  # fmt: skip
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
         super().__init__(params, {**defaults, "decoupled_weight_decay": decoupled_weight_decay})
 
@@ -360,13 +330,6 @@ class AdamW(Adam):
     """Adam with decoupled weight decay:  θ ← θ·(1 − η·λ) (in Optimizer.step), then Adam's step.
     The same as Adam(..., decoupled_weight_decay=True), with weight_decay=1e-2 by default."""
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-    ) -> None:
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:  # fmt: skip
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
