@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import compare, print_table, torch_or_none
+from benchmarks.timing import compare, freeze_imported_objects, micrograd_value_or_none, print_table, torch_or_none
 
 import numpy as np
 
@@ -20,16 +20,26 @@ from benchmarks.networks import MEDIUM, SMALL, NumpyMLP, make_data, ours, torch_
 from tinygrad_edu import Tensor, no_grad
 
 
-def per_op_rows(torch=None):
+def per_op_rows(torch=None, micrograd_value=None):
+    """One operation on 1-element tensors: the cost of the engine's bookkeeping."""
     a, b = np.ones(1), np.ones(1)
     x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
     plain_x, plain_y = Tensor(a), Tensor(b)
     rows = [
         ("add, 1 element, tracked (records the graph)", *compare(lambda: x + y, lambda: a + b), "numpy add"),
-        ("add, 1 element, untracked", *compare(lambda: plain_x + plain_y, lambda: a + b), "numpy add"),
+        (
+            "add, 1 element, untracked (target ≤ 0.5×)",
+            *compare(lambda: plain_x + plain_y, lambda: x + y),
+            "our tracked add",
+        ),
     ]
     with no_grad():
         rows.append(("add, 1 element, requires_grad, no_grad()", *compare(lambda: x + y, lambda: a + b), "numpy add"))
+    if micrograd_value is not None:
+        u, w = micrograd_value(1.0), micrograd_value(1.0)
+        rows.append(
+            ("add, 1 element, tracked (target ≤ 1×)", *compare(lambda: x + y, lambda: u + w), "micrograd Value add")
+        )
     if torch is not None:
         ta = torch.ones(1, dtype=torch.float64, requires_grad=True)
         tb = torch.ones(1, dtype=torch.float64, requires_grad=True)
@@ -37,6 +47,43 @@ def per_op_rows(torch=None):
     big_a, big_b = np.ones((256, 256)), np.ones((256, 256))
     bx, by = Tensor(big_a, requires_grad=True), Tensor(big_b, requires_grad=True)
     rows.append(("add, 256×256, tracked", *compare(lambda: bx + by, lambda: big_a + big_b), "numpy add"))
+    return rows
+
+
+def scalar_chain_rows(torch=None, steps: int = 10_000):
+    """y = y·1.0001 + 0.0001, ``steps`` times on a 1-element tensor, then backward:
+    micrograd-style scalar code, where all the cost is per operation."""
+
+    def ours():
+        x = Tensor(np.ones(1), requires_grad=True)
+        y = x
+        for _ in range(steps):
+            y = y * 1.0001 + 0.0001
+        y.backward(np.ones(1))
+
+    def numpy_by_hand():  # the same forward, and the chain rule written out: dy/dx = 1.0001^steps
+        y = np.ones(1)
+        for _ in range(steps):
+            y = y * 1.0001 + 0.0001
+        g = np.ones(1)
+        for _ in range(steps):
+            g = g * 1.0001
+
+    label = f"{steps:,}-step scalar chain, forward + backward"
+    rows = [(label, *compare(ours, numpy_by_hand, min_time=0.3, repeats=5), "hand-written numpy")]
+    if torch is not None:
+        torch.set_num_threads(1)
+
+        def pytorch():
+            x = torch.ones(1, dtype=torch.float64, requires_grad=True)
+            y = x
+            for _ in range(steps):
+                y = y * 1.0001 + 0.0001
+            y.backward(torch.ones(1, dtype=torch.float64))
+
+        rows.append(
+            (label + " (target ≤ 1×)", *compare(ours, pytorch, min_time=0.3, repeats=5), "PyTorch eager, 1 thread")
+        )
     return rows
 
 
@@ -77,12 +124,16 @@ def chain_seconds(n=100_000):
 
 
 def main() -> None:
-    torch = torch_or_none()
-    print_table("Per-op overhead", per_op_rows(torch))
+    torch, micrograd_value = torch_or_none(), micrograd_value_or_none()
+    freeze_imported_objects()
+    print_table("Per-op overhead", per_op_rows(torch, micrograd_value))
+    print_table("Scalar code", scalar_chain_rows(torch))
     print_table("MLP forward + backward (loss included)", mlp_rows(SMALL, torch) + mlp_rows(MEDIUM, torch))
     print(f"\n100,000-node chain: backward {chain_seconds():.3f} s (target < 1 s)")
     if torch is None:
         print("(PyTorch not installed: pip install torch==2.13.0 adds its columns)")
+    if micrograd_value is None:
+        print("(micrograd not installed: pip install micrograd adds its row)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import compare, print_table, torch_or_none
+from benchmarks.timing import compare, freeze_imported_objects, micrograd_value_or_none, print_table, torch_or_none
 
 
 from benchmarks import bench_core, bench_second_order
@@ -117,7 +117,11 @@ def chain_rows(torch):
 
 
 def main() -> None:
-    torch = torch_or_none()
+    torch, micrograd_value = torch_or_none(), micrograd_value_or_none()
+    freeze_imported_objects()
+    per_op = bench_core.per_op_rows(torch, micrograd_value)
+    print_table("Per-op overhead (targets: tracked ≤ micrograd's Value add; untracked ≤ ½ tracked)", per_op)
+    print_table("Scalar code (target: ≤ PyTorch eager)", bench_core.scalar_chain_rows(torch))
     print_table("Training step (target: ≤ 2× numpy, ≤ 1× PyTorch at the same thread count)", step_rows(torch))
     print_table("Hessian-vector product (target: ≤ 3× our gradient, ≤ 1× PyTorch)", bench_second_order.hvp_rows(torch))
     bench_second_order.lanczos_report()
@@ -127,6 +131,8 @@ def main() -> None:
         print(f"  {label:14s} ours {mine / 1024:8.1f} KiB, numpy {floor / 1024:8.1f} KiB, ratio {mine / floor:.2f}×")
     if torch is None:
         print("\n(PyTorch is not installed: pip install torch==2.13.0 adds its rows.)")
+    if micrograd_value is None:
+        print("(micrograd is not installed: pip install micrograd adds its row.)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # tiny networks: threads only add overhead
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import gc  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -55,6 +56,23 @@ def torch_or_none():
     except ImportError:
         return None
     return torch
+
+
+def micrograd_value_or_none():
+    """micrograd's Value class if installed (pip install micrograd), else None."""
+    try:
+        from micrograd.engine import Value
+    except ImportError:
+        return None
+    return Value
+
+
+def freeze_imported_objects() -> None:
+    """Hide every object created so far (PyTorch alone brings ~10⁶) from Python's
+    garbage collector, so that collections during our timings scan only what the
+    benchmark creates: ours are then timed as in a process without PyTorch."""
+    gc.collect()
+    gc.freeze()
 
 
 def print_table(title: str, rows: list[tuple[str, float, float, str]]) -> None:

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import heapq
 import itertools
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -126,8 +127,8 @@ class Function:
     a backward without ``retain_graph``; ``freed`` says so.
     """
 
-    __slots__ = ("op", "inputs", "wants", "options", "arrays", "out", "sequence", "freed", "retained",
-                 "out_modified", "scope")  # fmt: skip
+    __slots__ = ("op", "inputs", "wants", "options", "arrays", "out", "sequence", "retained", "out_modified",
+                 "scope")  # fmt: skip
 
     def __init__(self, op: Op, inputs: tuple, wants: tuple[int, ...], options: dict, arrays: list, out: Any) -> None:
         self.op = op
@@ -137,7 +138,6 @@ class Function:
         self.arrays = arrays  # saved for the rules: the input arrays as the forward saw them
         self.out = out  # the output array
         self.sequence = next(_ticks)  # creation order; compared with the inputs' versions too
-        self.freed = False
         self.retained = None  # weakref to the output tensor, set by Tensor.retain_grad()
         self.out_modified = False  # the output was changed in place
         self.scope = None  # the module that made it, set by viz.record_modules
@@ -146,11 +146,16 @@ class Function:
     def name(self) -> str:
         return self.op.name
 
+    @property
+    def freed(self) -> bool:
+        """Whether a backward dropped what was saved for the rules (a later backward through it raises)."""
+        return self.arrays is None
+
     def free(self) -> None:
-        """Drop what was saved for the rules; a later backward through this node raises."""
+        """Drop what was saved for the rules."""
         self.arrays = None
-        self.options.pop("saved", None)
-        self.freed = True
+        if "saved" in self.options:  # only apply() makes saving nodes, each with its own options dict
+            del self.options["saved"]
 
     def __repr__(self) -> str:
         return f"<{self.op.name}>"
@@ -206,10 +211,13 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
             out = np.asarray(out)
         if (x_wants or y_wants) and _GradMode.enabled:
             wants = ((0, 1) if y_wants else (0,)) if x_wants else (1,)
-            return Tensor._make(out, Function(op, (x, y), wants, {}, (a, b), out))
+            return Tensor._make(out, Function(op, (x, y), wants, NO_OPTIONS, (a, b), out))
         return Tensor._make(out, None)
 
     return operator
+
+
+NO_OPTIONS = types.MappingProxyType({})  # the options of every binary operator: none, shared, read-only
 
 
 def constant(x: Any) -> Any:
