@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -28,12 +28,10 @@ from tinygrad_edu.tensor import Tensor
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
-class Step(NamedTuple):
-    """One parameter's step in the lecture's summary form, θ ← θ − (η/σ)·m."""
-
-    eta: float  # ηᵗ: the learning rate, scheduled and possibly bias-corrected
-    sigma: np.ndarray | None  # σᵗ: the per-parameter scale; None when there is none (σ = 1)
-    m: np.ndarray  # mᵗ: the direction
+Step = tuple[float, "np.ndarray | None", np.ndarray]
+"""One parameter's (ηᵗ, σᵗ, mᵗ) for θ ← θ − (ηᵗ/σᵗ)·mᵗ: the learning rate (scheduled, maybe
+bias-corrected), the per-parameter scale (None where the method has none: σ = 1), the direction.
+A plain tuple: a NamedTuple would cost ~2 µs per step of a small network."""
 
 
 def _check_hyperparameters(values: dict[str, Any]) -> None:
@@ -99,12 +97,16 @@ class Optimizer:
     def step(self) -> None:
         """θ ← θ − ηᵗ · (mᵗ / σᵗ) for every parameter that has a gradient."""
         for group in self.param_groups:
+            shrink = 1 - group["lr"] * group["weight_decay"] if group.get("decoupled_weight_decay") else 1
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                if group.get("decoupled_weight_decay"):  # AdamW: θ ← θ·(1 − ηλ), apart from the gradient
-                    p.data *= 1 - group["lr"] * group["weight_decay"]
-                eta, sigma, m = self.direction_and_scale(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {}
+                if shrink != 1:  # AdamW: θ ← θ·(1 − ηλ), apart from the gradient
+                    p.data *= shrink
+                eta, sigma, m = self.direction_and_scale(p.data, p.grad.data, state, group)
                 p.data -= eta * (m if sigma is None else m / sigma)
                 p.bump_version()
 
@@ -207,7 +209,7 @@ class SGD(Optimizer):
                 buffer *= mu
                 buffer += (1 - group["dampening"]) * g
             g = g + mu * buffer if group["nesterov"] else buffer
-        return Step(group["lr"], None, g)
+        return group["lr"], None, g
 
 
 class Momentum(Optimizer):
@@ -229,7 +231,7 @@ class Momentum(Optimizer):
         m = _buffer(state, "m", g)
         m *= group["momentum"]
         m += g
-        return Step(group["lr"], None, m)
+        return group["lr"], None, m
 
 
 class Adagrad(Optimizer):
@@ -254,7 +256,7 @@ class Adagrad(Optimizer):
         g = _with_weight_decay(theta, g, group["weight_decay"])
         eta = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         total = _accumulate(state, "sum", g * g)
-        return Step(eta, np.sqrt(total) + group["eps"], g)
+        return eta, np.sqrt(total) + group["eps"], g
 
 
 class RMS(Optimizer):
@@ -267,7 +269,7 @@ class RMS(Optimizer):
     def direction_and_scale(self, theta, g, state, group):
         state["step"] = state.get("step", 0) + 1
         sigma = np.sqrt(_accumulate(state, "sum_sq", g * g) / state["step"])
-        return Step(group["lr"], sigma + group["eps"], g)
+        return group["lr"], sigma + group["eps"], g
 
 
 class RMSprop(Optimizer):
@@ -296,8 +298,8 @@ class RMSprop(Optimizer):
             buffer = _buffer(state, "momentum_buffer", g)
             buffer *= group["momentum"]
             buffer += g / sigma
-            return Step(group["lr"], None, buffer)
-        return Step(group["lr"], sigma, g)
+            return group["lr"], None, buffer
+        return group["lr"], sigma, g
 
 
 class Adam(Optimizer):
@@ -323,7 +325,7 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             v = np.maximum(_buffer(state, "max_exp_avg_sq", v), v, out=state["max_exp_avg_sq"])
         sigma = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]
-        return Step(group["lr"] / (1 - beta1**t), sigma, m)
+        return group["lr"] / (1 - beta1**t), sigma, m
 
 
 class AdamW(Adam):
