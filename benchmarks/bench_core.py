@@ -69,7 +69,7 @@ def scalar_chain_rows(torch=None, steps: int = 10_000):
         for _ in range(steps):
             g = g * 1.0001
 
-    label = f"{steps:,}-step scalar chain, forward + backward"
+    label = f"scalar chain of {steps:,} steps, fwd + bwd"
     rows = [(label, *compare(ours, numpy_by_hand, min_time=0.3, repeats=5), "hand-written numpy")]
     if torch is not None:
         torch.set_num_threads(1)
