@@ -145,7 +145,7 @@ def test_numpy_functions_on_tensors_are_the_recorded_ops():
     y.sum().backward()
     np.testing.assert_allclose(x.grad.data, np.exp(x.data) * np.sign(x.data))
     with pytest.raises(TypeError):
-        np.cumsum(x)  # no rule: refused, never silently an ndarray without gradient
+        np.cumprod(x)  # no rule: refused, never silently an ndarray without gradient
 
 
 def test_a_list_of_inputs_is_unpacked_like_a_tuple():

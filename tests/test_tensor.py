@@ -7,6 +7,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, enable_grad, no_grad
+from tinygrad_edu.autograd import gradcheck
 
 
 def test_micrograd_readme_example_gives_published_numbers():
@@ -366,9 +367,15 @@ def test_gradient_of_wrong_shape_is_refused():
         (x * 2).backward(gradient=np.ones(3))
 
 
-def test_dot_rejects_batched_operands():
-    with pytest.raises(ValueError, match="use matmul"):
-        Tensor(np.ones((2, 2, 2))).dot(Tensor(np.ones((2, 2))))
+@pytest.mark.parametrize("a_shape,b_shape", [((), (2, 3, 4)), ((2, 3, 4), ()), ((2, 3, 4), (4, 5)), ((2, 3), (4, 3, 5)),
+                                              ((2, 3, 4), (4,)), ((3,), (2, 3, 4))])  # fmt: skip
+def test_dot_is_numpys_for_scalars_and_n_dimensional_operands(a_shape, b_shape):
+    rng = np.random.default_rng(0)
+    a = Tensor(rng.standard_normal(a_shape), requires_grad=True)
+    b = Tensor(rng.standard_normal(b_shape), requires_grad=True)
+    np.testing.assert_allclose(a.dot(b).data, np.dot(a.data, b.data))
+    np.testing.assert_allclose(np.dot(a, b).data, np.dot(a.data, b.data))
+    assert gradcheck(lambda x, y: x.dot(y), (a, b))
 
 
 def test_item_assignment_is_refused_with_the_alternatives():

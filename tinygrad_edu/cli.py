@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from tinygrad_edu import critical, viz
+from tinygrad_edu import critical, nn, viz
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.trainer import DATASETS, OPTIMIZERS, SCHEDULES, Run, TrainConfig
 
@@ -306,7 +306,7 @@ def build_parser() -> Parser:
     defaults = TrainConfig()
     p.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
     p.add_argument("--hidden", type=int, nargs="+", default=defaults.hidden, help="hidden layer sizes")
-    p.add_argument("--activation", choices=("relu", "sigmoid", "tanh"), default=defaults.activation)
+    p.add_argument("--activation", choices=sorted(nn.layers.ACTIVATIONS), default=defaults.activation)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     p.add_argument("--lr", type=float, default=defaults.lr, help="learning rate (peak lr with warmup)")
     p.add_argument("--momentum", type=float, default=defaults.momentum, help="for sgd, momentum, onecycle")

@@ -176,6 +176,8 @@ def apply(op: Op, *inputs: Any, **options: Any) -> Tensor:
             arrays.append(constant(x))
     try:
         out = op.forward(*arrays, **options)
+    except np.exceptions.AxisError:  # numpy's own error (an IndexError and a ValueError): keep it
+        raise
     except ValueError as error:
         raise shape_error(op, arrays, error) from None
     if op.saves:

@@ -5,10 +5,11 @@ when ``backward()`` records no graph, the engine hands it this module, so
 the backward pass is plain numpy.  tensor_xp.py has the same names on
 Tensors, for the path that records the backward (``create_graph=True``).
 
-The ufuncs are numpy's own.  The rest have numpy's names and signatures but
-call the ndarray method directly (``np.sum`` costs ~1 µs of dispatch more
-than ``ndarray.sum``), and three are not in numpy: ``astype`` as a function,
-``scatter_add`` (the adjoint of indexing) and ``softmax``.
+The ufuncs, ``where`` and ``zeros_like`` are numpy's own.  The rest have
+numpy's names and signatures but call the ndarray method directly (``np.sum``
+costs ~1 µs of dispatch more than ``ndarray.sum``), and three are not in
+numpy: ``astype`` as a function, ``scatter_add`` (the adjoint of indexing)
+and ``softmax``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,23 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy import exp, log, sign, where  # noqa: F401  (the ufuncs and where, unchanged)
+from numpy import cos, exp, floor_divide, log, sign, sin, where, zeros_like  # noqa: F401  (numpy's own)
 
 
 def sum(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:  # noqa: A001
     return x.sum(axis=axis, keepdims=keepdims)
+
+
+def prod(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    return x.prod(axis=axis, keepdims=keepdims)
+
+
+def cumsum(x: np.ndarray, axis: int) -> np.ndarray:
+    return x.cumsum(axis=axis)
+
+
+def flip(x: np.ndarray, axis: Any = None) -> np.ndarray:
+    return np.flip(x, axis)
 
 
 def reshape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

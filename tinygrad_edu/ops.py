@@ -13,6 +13,7 @@ input's dtype, so ``Add``'s rules are just ``g``.  An op with no rules
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,13 @@ def _pow_dx(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
     return g * y * x ** xp.where(y == 0, 1, y - 1)
 
 
-Pow = Op("Pow", np.power, _pow_dx, lambda xp, g, out, x, y: g * out * xp.log(x))  # ∂xʸ/∂y = xʸ·log x
+def _pow_dy(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
+    """∂xʸ/∂y = xʸ·log x; at x = 0 PyTorch's limits: 0 for y ≥ 0 (0ʸ is flat there), −∞ for y < 0."""
+    at_zero = xp.where(y >= 0, 0, -math.inf)
+    return g * xp.where(x == 0, at_zero, out * xp.log(xp.where(x == 0, 1, x)))
+
+
+Pow = Op("Pow", np.power, _pow_dx, _pow_dy)
 PowScalar = Op(  # xᶜ for a number c, the common case, drawn as "**c":  x̄ = ḡ·c·xᶜ⁻¹ (0 for c = 0)
     "PowScalar",
     lambda x, exponent: x**exponent,
@@ -79,6 +86,36 @@ Exp = Op("Exp", np.exp, lambda xp, g, out, x: g * out)
 Log = Op("Log", np.log, lambda xp, g, out, x: g / x)
 Sqrt = Op("Sqrt", np.sqrt, lambda xp, g, out, x: g / (2 * out))
 Abs = Op("Abs", np.abs, lambda xp, g, out, x: g * xp.sign(x))
+Square = Op("Square", np.square, lambda xp, g, out, x: g * (2 * x))
+Sin = Op("Sin", np.sin, lambda xp, g, out, x: g * xp.cos(x))
+Cos = Op("Cos", np.cos, lambda xp, g, out, x: -g * xp.sin(x))
+Tan = Op("Tan", np.tan, lambda xp, g, out, x: g * (1 + out * out))
+Log1p = Op("Log1p", np.log1p, lambda xp, g, out, x: g / (1 + x))
+Expm1 = Op("Expm1", np.expm1, lambda xp, g, out, x: g * (out + 1))
+Log2 = Op("Log2", np.log2, lambda xp, g, out, x: g / (x * math.log(2)))
+Log10 = Op("Log10", np.log10, lambda xp, g, out, x: g / (x * math.log(10)))
+Exp2 = Op("Exp2", np.exp2, lambda xp, g, out, x: g * out * math.log(2))
+Logaddexp = Op(  # out = log(eˣ + eʸ):  x̄ = ḡ·eˣ⁻ᵒᵘᵗ,  ȳ = ḡ·eʸ⁻ᵒᵘᵗ
+    "Logaddexp",
+    np.logaddexp,
+    lambda xp, g, out, x, y: g * xp.exp(x - out),
+    lambda xp, g, out, x, y: g * xp.exp(y - out),
+)
+Maximum = Op(  # ties share ḡ equally, as in PyTorch
+    "Maximum",
+    np.maximum,
+    lambda xp, g, out, x, y: g * ((x > y) + (x == y) * 0.5),
+    lambda xp, g, out, x, y: g * ((y > x) + (x == y) * 0.5),
+)
+Minimum = Op(
+    "Minimum",
+    np.minimum,
+    lambda xp, g, out, x, y: g * ((x < y) + (x == y) * 0.5),
+    lambda xp, g, out, x, y: g * ((y < x) + (x == y) * 0.5),
+)
+Remainder = Op(  # x mod y = x − ⌊x/y⌋·y:  x̄ = ḡ,  ȳ = −ḡ·⌊x/y⌋
+    "Remainder", np.remainder, lambda xp, g, out, x, y: g, lambda xp, g, out, x, y: -g * xp.floor_divide(x, y)
+)
 ReLU = Op("ReLU", lambda x: np.maximum(x, 0), lambda xp, g, out, x: g * (x > 0))
 Sigmoid = Op("Sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)), lambda xp, g, out, x: g * out * (1 - out))
 Tanh = Op("Tanh", np.tanh, lambda xp, g, out, x: g * (1 - out * out))
@@ -95,12 +132,31 @@ Where = Op(  # the condition gets no gradient; each branch gets ḡ where it was
     lambda xp, g, out, c, x, y: xp.where(c, 0, g),
 )
 
-# no gradient: piecewise constant
-Sign = Op("Sign", np.sign)
+
+def _flat(xp: Any, g: Any, out: Any, *inputs: Any, **options: Any) -> Any:
+    """The rule of a piecewise constant function: a zero gradient (PyTorch's convention)."""
+    return xp.zeros_like(g)
+
+
+Sign, Floor, Ceil, Trunc = (
+    Op("Sign", np.sign, _flat),
+    Op("Floor", np.floor, _flat),
+    Op("Ceil", np.ceil, _flat),
+    Op("Trunc", np.trunc, _flat),
+)
+Round = Op("Round", lambda x, decimals: np.round(x, decimals), _flat)
+FloorDivide = Op("FloorDivide", np.floor_divide, _flat, _flat)
+
+# no gradient at all: the results are booleans or integers
 Equal, NotEqual = Op("Equal", np.equal), Op("NotEqual", np.not_equal)
 Less, LessEqual = Op("Less", np.less), Op("LessEqual", np.less_equal)
 Greater, GreaterEqual = Op("Greater", np.greater), Op("GreaterEqual", np.greater_equal)
-IsFinite, IsNan = Op("IsFinite", np.isfinite), Op("IsNan", np.isnan)
+IsFinite, IsNan, IsInf = Op("IsFinite", np.isfinite), Op("IsNan", np.isnan), Op("IsInf", np.isinf)
+ZerosLike = Op("ZerosLike", np.zeros_like)
+ArgMax = Op("ArgMax", lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims))
+ArgMin = Op("ArgMin", lambda x, axis, keepdims: np.argmin(x, axis=axis, keepdims=keepdims))
+AnyOf = Op("Any", lambda x, axis, keepdims: np.any(x, axis=axis, keepdims=keepdims))
+AllOf = Op("All", lambda x, axis, keepdims: np.all(x, axis=axis, keepdims=keepdims))
 
 
 # --------------------------------------------------------------- reductions
@@ -116,7 +172,43 @@ def _extreme_dx(xp: Any, g: Any, out: Any, x: Any, axis: Any, keepdims: bool) ->
     return xp.reshape(g, shape) * (hits / xp.sum(hits, axis=axis, keepdims=True))
 
 
+def _prod_dx(xp: Any, g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """∂(Πⱼ xⱼ)/∂xᵢ = Πⱼ≠ᵢ xⱼ, zeros included, and written so that its own derivative is right too:
+    with Q = the product of the non-zero entries and c zeros in the slice, it is Q/xᵢ (c = 0);
+    Q at the zero and z·Q/xᵢ elsewhere, z = the zero entry (c = 1); the other zero times Q at
+    each zero (c = 2); 0 (c ≥ 3)."""
+    shape = kept_shape(x.shape, axis)
+    g = g if keepdims else xp.reshape(g, shape)
+    zero = x == 0
+    c = xp.sum(zero, axis, True)
+    safe = xp.where(zero, 1, x)
+    q = xp.prod(safe, axis, True)
+    zeros_sum = xp.sum(xp.where(zero, x, 0), axis, True)  # 0, but it carries the derivative of the zero entries
+    one_zero = xp.where(zero, q, zeros_sum * q / safe)
+    two_zeros = xp.where(zero, (zeros_sum - x) * q, 0)
+    return g * xp.where(c == 0, q / safe, xp.where(c == 1, one_zero, xp.where(c == 2, two_zeros, 0)))
+
+
+def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    peak = x.max(axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)  # all −∞ (or +∞): nothing to shift by
+    out = np.log(np.exp(x - peak).sum(axis=axis, keepdims=True)) + peak
+    return out if keepdims else out.reshape(np.sum(x, axis=axis).shape)
+
+
+def _logsumexp_dx(xp: Any, g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """x̄ = ḡ·softmax(x) = ḡ·e^(x − out)."""
+    shape = kept_shape(x.shape, axis)
+    g, out = (g, out) if keepdims else (xp.reshape(g, shape), xp.reshape(out, shape))
+    return g * xp.exp(x - out)
+
+
 Sum = Op("Sum", numpy_xp.sum, _sum_dx)
+Prod = Op("Prod", lambda x, axis, keepdims: x.prod(axis=axis, keepdims=keepdims), _prod_dx)
+LogSumExp = Op("LogSumExp", _logsumexp, _logsumexp_dx)
+CumSum = Op(  # x̄ᵢ = Σ_{k ≥ i} ḡₖ: the cumulative sum taken from the other end
+    "CumSum", numpy_xp.cumsum, lambda xp, g, out, x, axis: xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis)
+)
 Max = Op("Max", lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims), _extreme_dx)
 Min = Op("Min", lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims), _extreme_dx)
 Softmax = Op(  # s = softmax(x);  x̄ = s·(ḡ − Σ ḡ·s)
@@ -137,6 +229,12 @@ Transpose = Op(  # axes: a permutation of 0 … ndim−1; the inverse permutatio
     "Transpose", numpy_xp.transpose, lambda xp, g, out, x, axes: xp.transpose(g, tuple(np.argsort(axes)))
 )
 Expand = Op("Expand", np.broadcast_to, lambda xp, g, out, x, shape: g)  # the engine sums ḡ back to x's shape
+Flip = Op("Flip", numpy_xp.flip, lambda xp, g, out, x, axis: xp.flip(g, axis))
+Pad = Op(  # pad_width: one (before, after) pair per axis; x̄ is ḡ without the padding
+    "Pad",
+    lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
+    lambda xp, g, out, x, pad_width, value: g[tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))],
+)
 GetItem = Op("GetItem", lambda x, index: x[index], lambda xp, g, out, x, index: xp.scatter_add(g, x.shape, index))
 ScatterAdd = Op("ScatterAdd", numpy_xp.scatter_add, lambda xp, g, out, x, shape, index: g[index])
 

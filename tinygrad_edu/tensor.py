@@ -11,11 +11,14 @@ engine.py's.  Methods named like numpy's functions (``sum``, ``exp``,
 
 from __future__ import annotations
 
+import itertools
+import math
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from tinygrad_edu import ops, tensor_xp
 from tinygrad_edu.engine import Function, InPlace, apply, binary_operator, is_grad_enabled, sweep
@@ -332,15 +335,10 @@ class Tensor:
     def matmul(self, other: ArrayLike) -> Tensor:
         return self @ other
 
-    def dot(self, other: ArrayLike) -> Tensor:
-        """numpy.dot for 0-D, 1-D and 2-D operands: a product with a scalar, an inner or a matrix product."""
-        other_ndim = np.ndim(other.data if isinstance(other, Tensor) else other)
-        if self.ndim > 2 or other_ndim > 2:
-            raise ValueError(
-                f"dot takes tensors of at most 2 dimensions, got {self.ndim} and {other_ndim}; "
-                "use matmul (@) for batched products."
-            )
-        return self * other if self.ndim == 0 or other_ndim == 0 else self @ other
+    __mod__, __rmod__ = binary_operator(ops.Remainder), binary_operator(ops.Remainder, reflected=True)
+    __floordiv__ = binary_operator(ops.FloorDivide)
+    __rfloordiv__ = binary_operator(ops.FloorDivide, reflected=True)
+    dot, outer, tensordot = tensor_xp.dot, tensor_xp.outer, tensor_xp.tensordot
 
     # -- comparisons: elementwise, boolean, no gradient
     __eq__ = tensor_xp.equal  # type: ignore[assignment]
@@ -351,10 +349,18 @@ class Tensor:
     __ge__ = tensor_xp.greater_equal
     __hash__ = object.__hash__
 
-    # -- elementwise functions and reductions: tensor_xp's, as methods
+    # -- elementwise functions, reductions and shape functions: tensor_xp's, as methods
     exp, log, sqrt, abs, tanh = tensor_xp.exp, tensor_xp.log, tensor_xp.sqrt, tensor_xp.absolute, tensor_xp.tanh
-    sum, mean, max, min = tensor_xp.sum, tensor_xp.mean, tensor_xp.max, tensor_xp.min
-    squeeze, swapaxes = tensor_xp.squeeze, tensor_xp.swapaxes
+    square, sin, cos, tan = tensor_xp.square, tensor_xp.sin, tensor_xp.cos, tensor_xp.tan
+    log1p, expm1, log2, log10, exp2 = tensor_xp.log1p, tensor_xp.expm1, tensor_xp.log2, tensor_xp.log10, tensor_xp.exp2
+    maximum, minimum, logaddexp = tensor_xp.maximum, tensor_xp.minimum, tensor_xp.logaddexp
+    sign, floor, ceil, round, trunc = tensor_xp.sign, tensor_xp.floor, tensor_xp.ceil, tensor_xp.round, tensor_xp.trunc
+    isnan, isinf, isfinite = tensor_xp.isnan, tensor_xp.isinf, tensor_xp.isfinite
+    sum, mean, max, min, prod = tensor_xp.sum, tensor_xp.mean, tensor_xp.max, tensor_xp.min, tensor_xp.prod
+    var, std, logsumexp, cumsum = tensor_xp.var, tensor_xp.std, tensor_xp.logsumexp, tensor_xp.cumsum
+    argmax, argmin, any, all = tensor_xp.argmax, tensor_xp.argmin, tensor_xp.any, tensor_xp.all
+    squeeze, swapaxes, ravel, flip = tensor_xp.squeeze, tensor_xp.swapaxes, tensor_xp.ravel, tensor_xp.flip
+    repeat, tile, roll, tril, triu = tensor_xp.repeat, tensor_xp.tile, tensor_xp.roll, tensor_xp.tril, tensor_xp.triu
 
     def relu(self) -> Tensor:
         return apply(ops.ReLU, self)
@@ -369,10 +375,13 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         return self if np.dtype(dtype) == self.data.dtype else tensor_xp.astype(self, dtype)
 
-    def var(self, axis: int | tuple[int, ...] | None = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        """Σ(x − mean)² / (N − ddof), numpy's definition."""
-        centered = self - self.mean(axis=axis, keepdims=True)
-        return (centered * centered).sum(axis=axis, keepdims=keepdims) / (tensor_xp.count(self.shape, axis) - ddof)
+    def where(self, condition: ArrayLike, other: ArrayLike) -> Tensor:
+        """self where condition holds, else other (PyTorch's Tensor.where)."""
+        return tensor_xp.where(condition, self, other)
+
+    def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
+        """value where mask is true, self elsewhere; no gradient flows to the filled places."""
+        return tensor_xp.where(mask, value, self)
 
     def softmax(self, axis: int = -1) -> Tensor:
         return apply(ops.Softmax, self, axis=axis)
@@ -384,8 +393,34 @@ class Tensor:
     def reshape(self, *shape: Any) -> Tensor:
         return tensor_xp.reshape(self, _shape_arg(shape))
 
-    def flatten(self) -> Tensor:
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge the axes start_dim … end_dim into one (all of them by default), as PyTorch."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = normalize_axis_tuple((start_dim, end_dim), self.ndim, allow_duplicate=True)
+        merged = math.prod(self.shape[start : end + 1])
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
+
+    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+        """PyTorch's Tensor.split: pieces of split_size (the last one smaller), or of the given sizes.
+        (np.split(t, n) on a Tensor keeps numpy's meaning: n equal sections.)"""
+        n = self.shape[normalize_axis_index(axis, self.ndim)]
+        if isinstance(split_size_or_sections, int):
+            sizes = [split_size_or_sections] * (-(-n // split_size_or_sections))
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split sizes {sizes} add up to {sum(sizes)}, not to the axis length {n}.")
+        return tensor_xp.split(self, list(itertools.accumulate(sizes))[:-1] if sizes else 1, axis)
+
+    def chunk(self, chunks: int, axis: int = 0) -> list[Tensor]:
+        """PyTorch's chunk: at most ``chunks`` pieces of ⌈n / chunks⌉ (the last one smaller)."""
+        n = self.shape[normalize_axis_index(axis, self.ndim)]
+        return self.split(max(1, -(-n // chunks)), axis)
+
+    def gather(self, axis: int, index: ArrayLike) -> Tensor:
+        """PyTorch's gather: out[i][j] = self[index[i][j]][j] along axis 0, and so on."""
+        return tensor_xp.take_along_axis(self, index.data if isinstance(index, Tensor) else index, axis)
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute the axes (numpy semantics: no arguments reverses them)."""

@@ -13,6 +13,7 @@ Arguments that are not Tensors (numbers, ndarrays) are constants.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,10 +28,14 @@ if TYPE_CHECKING:
     from tinygrad_edu.tensor import Tensor
 
 __all__ = [
-    "absolute", "add", "astype", "broadcast_to", "concatenate", "divide", "equal", "exp", "expand_dims",
-    "greater", "greater_equal", "isfinite", "isnan", "less", "less_equal", "log", "matmul", "max", "mean",
-    "min", "multiply", "negative", "not_equal", "positive", "power", "reshape", "scatter_add", "sign",
-    "softmax", "sqrt", "squeeze", "stack", "subtract", "sum", "swapaxes", "tanh", "transpose", "where",
+    "absolute", "add", "all", "any", "argmax", "argmin", "astype", "broadcast_to", "ceil", "concatenate", "cos",
+    "cumsum", "divide", "dot", "equal", "exp", "exp2", "expand_dims", "expm1", "flip", "floor", "floor_divide",
+    "greater", "greater_equal", "isfinite", "isinf", "isnan", "less", "less_equal", "log", "log10", "log1p",
+    "log2", "logaddexp", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
+    "not_equal", "outer", "pad", "positive", "power", "prod", "ravel", "remainder", "repeat", "reshape", "roll",
+    "round", "scatter_add", "shape", "sign", "sin", "size", "softmax", "split", "sqrt", "square", "squeeze",
+    "stack", "std", "subtract", "sum", "swapaxes", "take_along_axis", "tan", "tanh", "tensordot", "tile",
+    "transpose", "tril", "triu", "trunc", "var", "where", "zeros_like",
 ]  # fmt: skip
 Axis = int | tuple[int, ...] | None
 
@@ -49,7 +54,11 @@ def recorded(op: Op) -> Callable[..., Tensor]:
 # elementwise, with numpy broadcasting
 add, subtract, multiply, divide = recorded(ops.Add), recorded(ops.Sub), recorded(ops.Mul), recorded(ops.Div)
 matmul, negative, exp, log = recorded(ops.MatMul), recorded(ops.Neg), recorded(ops.Exp), recorded(ops.Log)
-sqrt, absolute, tanh = recorded(ops.Sqrt), recorded(ops.Abs), recorded(ops.Tanh)
+sqrt, absolute, tanh, square = recorded(ops.Sqrt), recorded(ops.Abs), recorded(ops.Tanh), recorded(ops.Square)
+sin, cos, tan = recorded(ops.Sin), recorded(ops.Cos), recorded(ops.Tan)
+log1p, expm1, log2, log10, exp2 = (recorded(op) for op in (ops.Log1p, ops.Expm1, ops.Log2, ops.Log10, ops.Exp2))
+maximum, minimum, logaddexp = recorded(ops.Maximum), recorded(ops.Minimum), recorded(ops.Logaddexp)
+remainder = recorded(ops.Remainder)
 
 
 def power(x: Any, y: Any) -> Tensor:
@@ -72,8 +81,18 @@ def astype(x: Any, dtype: Any) -> Tensor:
     return apply(ops.Cast, x, dtype=np.dtype(dtype))
 
 
-# no gradient: comparisons and other piecewise constant functions
-sign, isfinite, isnan = recorded(ops.Sign), recorded(ops.IsFinite), recorded(ops.IsNan)
+# piecewise constant: a zero gradient
+sign, floor, ceil, trunc = recorded(ops.Sign), recorded(ops.Floor), recorded(ops.Ceil), recorded(ops.Trunc)
+floor_divide = recorded(ops.FloorDivide)
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001
+    return apply(ops.Round, x, decimals=decimals)
+
+
+# no gradient: comparisons, tests, and constants
+isfinite, isnan, isinf = recorded(ops.IsFinite), recorded(ops.IsNan), recorded(ops.IsInf)
+zeros_like = recorded(ops.ZerosLike)
 equal, not_equal = recorded(ops.Equal), recorded(ops.NotEqual)
 less, less_equal = recorded(ops.Less), recorded(ops.LessEqual)
 greater, greater_equal = recorded(ops.Greater), recorded(ops.GreaterEqual)
@@ -95,6 +114,49 @@ def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
     return apply(ops.Min, x, axis=axis, keepdims=keepdims)
+
+
+def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Σ(x − mean)² / (N − ddof), numpy's definition (nan or inf when N − ddof ≤ 0, as numpy)."""
+    centered = x - mean(x, axis, keepdims=True)
+    return sum(centered * centered, axis, keepdims) / builtins.max(count(np.shape(x), axis) - ddof, 0)
+
+
+def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    return sqrt(var(x, axis, ddof, keepdims))
+
+
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """The product; its gradient Πⱼ≠ᵢ xⱼ is exact with zeros (to second order)."""
+    return apply(ops.Prod, x, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """log Σ eˣ, computed without overflow (the maximum is taken out first)."""
+    return apply(ops.LogSumExp, x, axis=axis, keepdims=keepdims)
+
+
+def cumsum(x: Any, axis: int | None = None) -> Tensor:
+    """Running sums along axis (of the flattened tensor when axis is None)."""
+    if axis is None:
+        x, axis = reshape(x, -1), 0
+    return apply(ops.CumSum, x, axis=normalize_axis_index(axis, np.ndim(x)))
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return apply(ops.ArgMax, x, axis=axis, keepdims=keepdims)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return apply(ops.ArgMin, x, axis=axis, keepdims=keepdims)
+
+
+def any(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return apply(ops.AnyOf, x, axis=axis, keepdims=keepdims)
+
+
+def all(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return apply(ops.AllOf, x, axis=axis, keepdims=keepdims)
 
 
 def softmax(x: Any, axis: int = -1, known: np.ndarray | None = None) -> Any:
@@ -147,9 +209,144 @@ def squeeze(x: Any, axis: Axis = None) -> Any:
         gone = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
         gone = normalize_axis_tuple(axis, x.ndim)
-        if any(x.shape[i] != 1 for i in gone):
+        if builtins.any(x.shape[i] != 1 for i in gone):
             raise ValueError(f"cannot squeeze axis {axis} of a tensor of shape {x.shape}: its length is not 1.")
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in gone))
+
+
+def ravel(x: Any) -> Tensor:
+    return reshape(x, -1)
+
+
+def flip(x: Any, axis: Axis = None) -> Tensor:
+    """Reverse the order of the elements along axis (every axis when None)."""
+    return apply(ops.Flip, x, axis=axis)
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0) -> Tensor:
+    """np.pad with a constant: pad_width is n, (before, after), or one such pair per axis."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad supports mode='constant' only, got {mode!r}.")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (np.ndim(x), 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad widths must be >= 0, got {pad_width!r}.")
+    return apply(ops.Pad, x, pad_width=tuple(map(tuple, widths.tolist())), value=constant_values)
+
+
+def _take(x: Any, index: np.ndarray, axis: int) -> Tensor:
+    """x indexed along one axis by an integer array (the gradient scatters back, repeats accumulating)."""
+    return apply(ops.GetItem, x, index=(slice(None),) * axis + (index,))
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
+    """numpy's repeat: each element ``repeats`` times along axis (of the flattened tensor when None)."""
+    if axis is None:
+        x, axis = reshape(x, -1), 0
+    axis = normalize_axis_index(axis, np.ndim(x))
+    return _take(x, np.repeat(np.arange(np.shape(x)[axis]), repeats), axis)
+
+
+def tile(x: Any, reps: int | Sequence[int]) -> Tensor:
+    """The whole tensor repeated ``reps`` times along each axis (numpy's tile, PyTorch's Tensor.repeat)."""
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    ndim = builtins.max(np.ndim(x), len(reps))
+    x = reshape(x, (1,) * (ndim - np.ndim(x)) + np.shape(x))
+    reps = (1,) * (ndim - len(reps)) + reps
+    return apply(ops.GetItem, x, index=np.ix_(*(np.tile(np.arange(n), r) for n, r in zip(np.shape(x), reps))))
+
+
+def roll(x: Any, shift: int | Sequence[int], axis: Axis = None) -> Tensor:
+    """Shift the elements along axis, wrapping around (of the flattened tensor when axis is None)."""
+    if axis is None:
+        return reshape(roll(ravel(x), shift, 0), np.shape(x))
+    shifts, axes = np.broadcast_arrays(np.atleast_1d(shift), np.atleast_1d(axis))
+    for s, a in zip(shifts.tolist(), normalize_axis_tuple(axes.tolist(), np.ndim(x), allow_duplicate=True)):
+        n = np.shape(x)[a]
+        x = _take(x, (np.arange(n) - s) % n if n else np.arange(0), a)
+    return x
+
+
+def tril(x: Any, k: int = 0) -> Tensor:
+    """The lower triangle of the last two axes (the rest set to 0)."""
+    return multiply(x, np.tri(*np.shape(x)[-2:], k=k, dtype=bool))
+
+
+def triu(x: Any, k: int = 0) -> Tensor:
+    """The upper triangle of the last two axes (the rest set to 0)."""
+    return multiply(x, ~np.tri(*np.shape(x)[-2:], k=k - 1, dtype=bool))
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """numpy's split: n equal sections, or the pieces between the given indices."""
+    axis = normalize_axis_index(axis, np.ndim(x))
+    pieces = np.split(np.arange(np.shape(x)[axis]), indices_or_sections)
+    return [
+        apply(
+            ops.GetItem, x, index=(slice(None),) * axis + (slice(int(p[0]), int(p[-1]) + 1) if p.size else slice(0, 0),)
+        )
+        for p in pieces
+    ]
+
+
+def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
+    """out[..., i, ...] = x[..., indices[..., i, ...], ...] along axis (PyTorch's gather)."""
+    indices = np.asarray(indices)
+    axis = normalize_axis_index(axis, np.ndim(x))
+    if indices.ndim != np.ndim(x) or indices.dtype.kind not in "iu":
+        raise ValueError(
+            f"indices must be integers with as many dimensions as x ({np.ndim(x)}), "
+            f"got {indices.dtype} of shape {indices.shape}."
+        )
+    index = tuple(
+        indices if i == axis else np.arange(n).reshape([-1 if j == i else 1 for j in range(indices.ndim)])
+        for i, n in enumerate(np.shape(x))
+    )
+    return apply(ops.GetItem, x, index=index)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Tensor:
+    """Sum the products over the given axes: the last ``axes`` of a with the first of b, or the named pairs."""
+    if isinstance(axes, int):
+        axes_a, axes_b = list(range(np.ndim(a) - axes, np.ndim(a))), list(range(axes))
+    else:
+        axes_a, axes_b = ([axis] if isinstance(axis, int) else list(axis) for axis in axes)
+    axes_a, axes_b = normalize_axis_tuple(axes_a, np.ndim(a)), normalize_axis_tuple(axes_b, np.ndim(b))
+    if len(axes_a) != len(axes_b) or builtins.any(np.shape(a)[i] != np.shape(b)[j] for i, j in zip(axes_a, axes_b)):
+        raise ValueError(
+            f"tensordot: shapes {np.shape(a)} and {np.shape(b)} do not match along axes {axes_a} and {axes_b}."
+        )
+    free_a = [i for i in range(np.ndim(a)) if i not in axes_a]
+    free_b = [j for j in range(np.ndim(b)) if j not in axes_b]
+    k = math.prod(np.shape(a)[i] for i in axes_a)
+    left = reshape(transpose(a, free_a + list(axes_a)), (-1, k))
+    right = reshape(transpose(b, list(axes_b) + free_b), (k, -1))
+    return reshape(matmul(left, right), tuple(np.shape(a)[i] for i in free_a) + tuple(np.shape(b)[j] for j in free_b))
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """numpy's dot: a product with a 0-d operand, an inner or matrix product, and over the last axis
+    of a and the second-to-last of b beyond two dimensions."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return multiply(a, b)
+    if np.ndim(a) <= 2 and np.ndim(b) <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, ([-1], [-2 if np.ndim(b) > 1 else 0]))
+
+
+def shape(x: Any) -> tuple[int, ...]:
+    return x.shape
+
+
+def ndim(x: Any) -> int:
+    return x.ndim
+
+
+def size(x: Any) -> int:
+    return x.size
 
 
 def scatter_add(g: Any, shape: tuple[int, ...], index: Any) -> Any:

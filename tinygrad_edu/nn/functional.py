@@ -7,10 +7,12 @@ like the textbook's.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from tinygrad_edu import tensor_xp
 from tinygrad_edu.engine import Op, apply
 from tinygrad_edu.tensor import ArrayLike, Tensor
 
@@ -93,6 +95,34 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise."""
+    return tensor_xp.where(x > 0, x, x * negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, α·(eˣ − 1) otherwise."""
+    return tensor_xp.where(x > 0, x, tensor_xp.expm1(x) * alpha)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(βx)) / β, and x itself where βx > threshold (PyTorch's form)."""
+    return tensor_xp.where(x * beta > threshold, x, tensor_xp.logaddexp(0.0, x * beta) / beta)
+
+
+def silu(x: Tensor) -> Tensor:
+    """x · σ(x) (also called swish)."""
+    return x * x.sigmoid()
+
+
+def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
+    """½x·(1 + tanh(√(2/π)·(x + 0.044715x³))): the tanh form (PyTorch's approximate="tanh";
+    the exact erf form would need an erf op, which numpy does not have)."""
+    if approximate != "tanh":
+        raise NotImplementedError(f"gelu has the tanh form only (approximate='tanh'), got approximate={approximate!r}.")
+    return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)).tanh())
+
+
 def mse_loss(input: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
     """Mean squared error: mean((input − target)²) (one fused op for mean and sum)."""
     target_shape = np.shape(target.data if isinstance(target, Tensor) else target)
@@ -115,7 +145,16 @@ def _scale(reduction: str, count: int) -> float:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
 
 
-def one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64) -> np.ndarray:
+def one_hot(tensor: ArrayLike, num_classes: int = -1) -> Tensor:
+    """(…,) class indices → (…, num_classes) int64 rows of zeros with a one at the class (PyTorch's
+    one_hot; num_classes=-1 means the largest index + 1)."""
+    indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if num_classes == -1:
+        num_classes = int(indices.max()) + 1 if indices.size else 0
+    return Tensor(_one_hot(indices, num_classes, np.int64))
+
+
+def _one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64) -> np.ndarray:
     """(…,) class indices → (…, num_classes) rows of zeros with a one at the class."""
     if target.dtype.kind not in "iu":
         raise TypeError(f"targets must be integer class indices, got dtype {target.dtype}.")
@@ -141,9 +180,24 @@ def cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") ->
             f"got {target.shape}."
         )
     try:
-        encoded = one_hot(target, logits.shape[-1], logits.dtype)
+        encoded = _one_hot(target, logits.shape[-1], logits.dtype)
     except (TypeError, ValueError) as error:
         raise type(error)(f"cross_entropy: {error}") from None
     if reduction == "none":
         return -(logits.log_softmax(axis=-1) * encoded).sum(axis=-1)
     return apply(CrossEntropy, logits, encoded, scale=_scale(reduction, target.size))
+
+
+def nll_loss(input: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
+    """−input[class] per row (input holds log-probabilities, e.g. log_softmax), averaged or summed."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if input.ndim < 1 or target.shape != input.shape[:-1]:
+        raise ValueError(
+            f"nll_loss: input of shape {input.shape} needs targets of shape {input.shape[:-1]}, got {target.shape}."
+        )
+    if target.dtype.kind not in "iu" or (target.size and (target.min() < 0 or target.max() >= input.shape[-1])):
+        raise ValueError(f"nll_loss: targets must be integer class indices in [0, {input.shape[-1]}).")
+    picked = -tensor_xp.take_along_axis(input, target[..., None], axis=-1)[..., 0]
+    if reduction == "none":
+        return picked
+    return picked.sum() * _scale(reduction, target.size)

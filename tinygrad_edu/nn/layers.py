@@ -57,7 +57,51 @@ class Tanh(Module):
         return x.tanh()
 
 
-ACTIVATIONS: dict[str, Callable[[], Module]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+
+class ELU(Module):
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+
+class Softplus(Module):
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+
+class SiLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class GELU(Module):
+    def __init__(self, approximate: str = "tanh") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+
+ACTIVATIONS: dict[str, Callable[[], Module]] = {
+    "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU, "elu": ELU, "softplus": Softplus,
+    "silu": SiLU, "gelu": GELU,
+}  # fmt: skip
 
 
 class Sequential(Module):
@@ -121,3 +165,8 @@ class MSELoss(_Loss):
 class CrossEntropyLoss(_Loss):
     def forward(self, logits: Tensor, target: ArrayLike) -> Tensor:
         return F.cross_entropy(logits, target, self.reduction)
+
+
+class NLLLoss(_Loss):
+    def forward(self, input: Tensor, target: ArrayLike) -> Tensor:
+        return F.nll_loss(input, target, self.reduction)
