@@ -85,3 +85,56 @@ def test_mlp_gradients_and_hvp_match_torch():
     )
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-9, atol=1e-12)
+
+
+TF = None  # torch.nn.functional, bound below when torch is there
+OPS_VS_TORCH = {  # name: (ours, torch's) on tensors of the same values; both are differentiated twice
+    "square": (lambda t: t.square(), lambda t: t.square()),
+    "sin_cos_tan": (lambda t: t.sin() * t.cos() + (t * 0.3).tan(), lambda t: t.sin() * t.cos() + (t * 0.3).tan()),
+    "log1p_expm1": (lambda t: t.abs().log1p() + t.expm1(), lambda t: t.abs().log1p() + t.expm1()),
+    "log2_log10_exp2": (lambda t: t.abs().log2() + t.abs().log10() + t.exp2(),
+                        lambda t: t.abs().log2() + t.abs().log10() + t.exp2()),
+    "maximum_minimum": (lambda t: np.maximum(t, t[0]) * np.minimum(t, 0.2),
+                        lambda t: torch.maximum(t, t[0]) * torch.minimum(t, torch.tensor(0.2, dtype=t.dtype))),
+    "logaddexp": (lambda t: np.logaddexp(t, t * t), lambda t: torch.logaddexp(t, t * t)),
+    "remainder": (lambda t: (t * t) % 0.7, lambda t: torch.remainder(t * t, 0.7)),
+    "prod": (lambda t: t.prod(axis=1), lambda t: t.prod(dim=1)),
+    "logsumexp": (lambda t: t.logsumexp(axis=0), lambda t: t.logsumexp(dim=0)),
+    "cumsum": (lambda t: np.cumsum(t * t, axis=1), lambda t: torch.cumsum(t * t, dim=1)),
+    "std_var": (lambda t: t.std(axis=1, ddof=1) + t.var(), lambda t: t.std(dim=1) + t.var(unbiased=False)),
+    "pad_flip_roll": (lambda t: np.roll(np.pad(t, 1), 1, axis=0).flip(1) ** 2,
+                      lambda t: torch.roll(TF.pad(t, (1, 1, 1, 1)), 1, dims=0).flip(1) ** 2),
+    "tile_repeat": (lambda t: np.tile(t, (2, 1)) * t.repeat(1, axis=0).sum(),
+                    lambda t: t.repeat(2, 1) * t.sum()),
+    "gather": (lambda t: t.gather(1, np.array([[0, 0, 2], [1, 2, 2], [3, 1, 0]])) ** 2,
+               lambda t: t.gather(1, torch.tensor([[0, 0, 2], [1, 2, 2], [3, 1, 0]])) ** 2),
+    "tril_triu_outer": (lambda t: t.tril().sum() * t.triu(1) + np.outer(t[0], t[1])[:3],
+                        lambda t: t.tril().sum() * t.triu(1) + torch.outer(t[0], t[1])[:3]),
+    "activations": (lambda t: F.leaky_relu(t) + F.elu(t) + F.softplus(t) + F.silu(t) + F.gelu(t),
+                    lambda t: TF.leaky_relu(t) + TF.elu(t) + TF.softplus(t) + TF.silu(t)
+                    + TF.gelu(t, approximate="tanh")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(OPS_VS_TORCH))
+def test_new_ops_match_pytorch_in_value_gradient_and_second_derivative(name):
+    global TF
+    TF = torch.nn.functional
+    ours_f, torch_f = OPS_VS_TORCH[name]
+    x0 = np.random.default_rng(11).uniform(-1.5, 1.5, (3, 4))
+    v = np.random.default_rng(12).standard_normal(ours_f(Tensor(x0)).shape)
+    x = Tensor(x0, requires_grad=True)
+    (g,) = grad_of((ours_f(x) * v).sum(), x)
+    (hv,) = grad_of((g * g).sum(), x, plain=True)
+    t = torch.tensor(x0, requires_grad=True)
+    (tg,) = torch.autograd.grad((torch_f(t) * torch.tensor(v)).sum(), t, create_graph=True)
+    (thv,) = torch.autograd.grad((tg * tg).sum(), t)
+    np.testing.assert_allclose(ours_f(Tensor(x0)).data, torch_f(torch.tensor(x0)).numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(hv.data, thv.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def grad_of(out, x, plain=False):
+    from tinygrad_edu import grad
+
+    return grad(out, x, create_graph=not plain)

@@ -46,8 +46,9 @@ def _pow_dx(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
 
 def _pow_dy(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
     """∂xʸ/∂y = xʸ·log x; at x = 0 PyTorch's limits: 0 for y ≥ 0 (0ʸ is flat there), −∞ for y < 0."""
+    zero = x == 0
     at_zero = xp.where(y >= 0, 0, -math.inf)
-    return g * xp.where(x == 0, at_zero, out * xp.log(xp.where(x == 0, 1, x)))
+    return g * xp.where(zero, at_zero, xp.where(zero, 0, out) * xp.log(xp.where(zero, 1, x)))
 
 
 Pow = Op("Pow", np.power, _pow_dx, _pow_dy)
@@ -192,7 +193,8 @@ def _prod_dx(xp: Any, g: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> An
 def _logsumexp(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     peak = x.max(axis=axis, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # all −∞ (or +∞): nothing to shift by
-    out = np.log(np.exp(x - peak).sum(axis=axis, keepdims=True)) + peak
+    with np.errstate(divide="ignore"):  # log 0 = −∞ when every term is e^−∞
+        out = np.log(np.exp(x - peak).sum(axis=axis, keepdims=True)) + peak
     return out if keepdims else out.reshape(np.sum(x, axis=axis).shape)
 
 
