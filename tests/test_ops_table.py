@@ -294,3 +294,43 @@ def test_negative_and_out_of_order_axes_give_right_gradients():
     z = Tensor(np.random.default_rng(10).standard_normal((2, 2, 2)), requires_grad=True)
     (z.transpose(-1, 0, 1) * w).sum().backward()
     np.testing.assert_allclose(z.grad.data, np.transpose(w.data, np.argsort([2, 0, 1])))
+
+
+ANY_SHAPE = {  # shape ops that take any shape, 0-d and empty included
+    "flip": (lambda t: t.flip(), np.flip),
+    "pad": (lambda t: np.pad(t, 1, constant_values=0.5), lambda a: np.pad(a, 1, constant_values=0.5)),
+    "repeat": (lambda t: t.repeat(2), lambda a: np.repeat(a, 2)),
+    "tile": (lambda t: np.tile(t, 2), lambda a: np.tile(a, 2)),
+    "roll": (lambda t: np.roll(t, 1), lambda a: np.roll(a, 1)),
+    "ravel": (lambda t: t.ravel(), np.ravel),
+    "cumsum": (lambda t: np.cumsum(t), np.cumsum),
+    "outer": (lambda t: np.outer(t, t), lambda a: np.outer(a, a)),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name", list(ANY_SHAPE))
+def test_shape_ops_on_0d_empty_and_nd_tensors(name, shape):
+    ours, reference = ANY_SHAPE[name]
+    x = Tensor(sample(np.random.default_rng(13), shape, "real"), requires_grad=True)
+    np.testing.assert_allclose(ours(x).data, reference(x.data))
+    assert gradcheck(lambda t: ours(t) ** 2, (x,)) and gradgradcheck(lambda t: ours(t) ** 2, (x,))
+
+
+EVERY_OP = (
+    [(f"unary:{k}", f) for k, (f, _, _) in UNARY.items()]
+    + [(f"nn:{k}", f) for k, (f, _) in NN.items()]
+    + [(f"binary:{k}", lambda t, f=f: f(t, t[::-1] * 0.5 + 1.5)) for k, f in BINARY.items()]
+    + [(f"reduce:{k}", lambda t, k=k: getattr(t, k)(axis=0)) for k in ("prod", "logsumexp", "std", "var", "cumsum")]
+    + [(f"shape:{k}", f) for k, (f, _) in SHAPE_OPS.items()]
+    + [(f"any_shape:{k}", f) for k, (f, _) in ANY_SHAPE.items()]
+)
+
+
+@pytest.mark.parametrize("name,f", EVERY_OP, ids=[name for name, _ in EVERY_OP])
+def test_every_new_op_keeps_float32(name, f):
+    x = Tensor(np.random.default_rng(14).uniform(0.6, 1.4, (2, 3)), dtype=np.float32, requires_grad=True)
+    out = f(x)
+    assert out.dtype == np.float32, out.dtype
+    out.sum().backward()
+    assert x.grad.dtype == np.float32

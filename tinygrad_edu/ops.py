@@ -234,7 +234,7 @@ Expand = Op("Expand", np.broadcast_to, lambda xp, g, out, x, shape: g)  # the en
 Flip = Op("Flip", numpy_xp.flip, lambda xp, g, out, x, axis: xp.flip(g, axis))
 Pad = Op(  # pad_width: one (before, after) pair per axis; x̄ is ḡ without the padding
     "Pad",
-    lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
+    lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value) if x.ndim else x.copy(),  # 0-d: no axis
     lambda xp, g, out, x, pad_width, value: g[tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))],
 )
 GetItem = Op("GetItem", lambda x, index: x[index], lambda xp, g, out, x, index: xp.scatter_add(g, x.shape, index))
