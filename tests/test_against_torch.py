@@ -113,6 +113,17 @@ OPS_VS_TORCH = {  # name: (ours, torch's) on tensors of the same values; both ar
     "activations": (lambda t: F.leaky_relu(t) + F.elu(t) + F.softplus(t) + F.silu(t) + F.gelu(t),
                     lambda t: TF.leaky_relu(t) + TF.elu(t) + TF.softplus(t) + TF.silu(t)
                     + TF.gelu(t, approximate="tanh")),
+    "zero_gradient_ops": (lambda t: t * (t.floor() + t.ceil() + t.round() + t.trunc() + t.sign() + t // 0.3),
+                          lambda t: t * (t.floor() + t.ceil() + t.round() + t.trunc() + t.sign()
+                                         + torch.div(t, 0.3, rounding_mode="floor"))),
+    "where_masked_fill": (lambda t: np.where(t.data > 0, t * t, -t).masked_fill(t.data < -1, 2.0),
+                          lambda t: torch.where(t > 0, t * t, -t).masked_fill(t < -1, 2.0)),
+    "tensordot_flatten": (lambda t: np.tensordot(t, t * t, axes=([1], [1])).flatten(0) ** 2,
+                          lambda t: torch.tensordot(t, t * t, dims=([1], [1])).flatten(0) ** 2),
+    "split_chunk": (lambda t: t.split(3, axis=1)[1] * t.chunk(2, axis=1)[0][:, :1],
+                    lambda t: t.split(3, dim=1)[1] * t.chunk(2, dim=1)[0][:, :1]),
+    "nll_loss": (lambda t: F.nll_loss(t.log_softmax(axis=-1), np.array([0, 3, 1]), "none"),
+                 lambda t: TF.nll_loss(t.log_softmax(dim=-1), torch.tensor([0, 3, 1]), reduction="none")),
 }  # fmt: skip
 
 
