@@ -97,7 +97,17 @@ def test_critical_command_on_a_saved_model(tmp_path):
     (["graph", "a*", "a=1"], 2, "cannot parse"),
     (["critical", "--at", "zero"], 2, "--at takes two"),
     (["train", "--optimizer", "magic"], 2, "invalid choice"),
-    (["train", "--lr", "-1", "--epochs", "1"], 1, "lr must be a positive number"),
+    (["train", "--lr", "-1", "--epochs", "1"], 2, "argument --lr: must be a finite float above 0, got -1"),
+    (["train", "--lr", "nan"], 2, "argument --lr: must be a finite float"),
+    (["train", "--epochs", "0"], 2, "argument --epochs: must be a finite int at least 1, got 0"),
+    (["train", "--epochs", "-3"], 2, "argument --epochs"),
+    (["train", "--batch-size", "0"], 2, "argument --batch-size"),
+    (["train", "--hidden", "8", "-4"], 2, "argument --hidden"),
+    (["train", "--weight-decay", "nan"], 2, "argument --weight-decay"),
+    (["train", "--seed", "-1"], 2, "argument --seed"),
+    (["train", "--hidden", "1000000000"], 1, "hidden sizes must be integers from 1 to 100,000"),
+    (["critical", "--grad-tol", "nan"], 2, "argument --grad-tol"),
+    (["critical", "--grad-tol", "-1"], 2, "argument --grad-tol"),
     (["nonsense"], 2, "invalid choice"),
 ])  # fmt: skip
 def test_bad_input_gives_one_clear_line_and_a_nonzero_status(args, status, message, tmp_path):
@@ -131,3 +141,99 @@ def test_graph_expressions_never_crash_the_command_line(expression, tmp_path_fac
     assert status in (0, 1, 2)
     if status:
         assert errors.getvalue().strip().splitlines()[-1].startswith("error:")
+
+
+def test_bad_arguments_are_one_short_line_without_the_usage_text(tmp_path):
+    result = cli("train", "--lr", "abc", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert "see tinygrad-edu train --help" in result.stderr
+
+
+def test_version():
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"tinygrad-edu {__import__('tinygrad_edu').__version__}"
+
+
+SMALL = ["--dataset", "moons", "--hidden", "8", "--batch-size", "50", "--quiet", "--schedule", "none"]
+
+
+def test_every_epoch_is_checkpointed_and_a_finished_run_says_how_to_go_on(tmp_path):
+    out = tmp_path / "run"
+    first = cli("train", *SMALL, "--epochs", "2", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "(whole training set" in first.stdout
+    again = cli("train", "--resume", str(out / "checkpoint.npz"), "--quiet")
+    assert_clean_error(again, 2, "has trained all its 2 epochs; pass --epochs N with N > 2")
+    conflicting = cli("train", "--resume", str(out / "checkpoint.npz"), "--optimizer", "sgd", "--lr", "5")
+    assert_clean_error(conflicting, 2, "drop --optimizer, --lr")
+    onto = cli("train", *SMALL, "--epochs", "1", "--out", str(out))
+    assert_clean_error(onto, 2, "holds another run")
+    assert cli("train", *SMALL, "--epochs", "1", "--out", str(out), "--force").returncode == 0
+    continued = cli("train", "--resume", str(out / "checkpoint.npz"), "--epochs", "3", "--quiet", "--out", str(out))
+    assert continued.returncode == 0, continued.stderr  # continuing a run in its own folder needs no --force
+    assert nn.load(out / "checkpoint.npz")["epoch"] == 3
+
+
+def test_a_diverging_run_stops_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path):
+    result = cli("train", "--dataset", "moons", "--hidden", "8", "--lr", "1e6", "--optimizer", "sgd", "--quiet",
+                 "--schedule", "none", "--epochs", "3", "--out", str(tmp_path / "run"))  # fmt: skip
+    assert_clean_error(result, 1, "training diverged in epoch")
+    assert "lower the learning rate" in result.stderr
+    momentum = cli("train", *SMALL, "--optimizer", "momentum", "--momentum", "5", "--epochs", "3",
+                   "--out", str(tmp_path / "momentum"))  # fmt: skip
+    assert_clean_error(momentum, 1, "training diverged")
+    assert "or the momentum (now 5)" in momentum.stderr
+
+
+def test_sgd_on_the_command_line_has_no_momentum_unless_asked(tmp_path):
+    result = cli("train", *SMALL, "--optimizer", "sgd", "--lr", "0.1", "--epochs", "1", "--out", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    state = nn.load(tmp_path / "r" / "checkpoint.npz")
+    assert state["optimizer"]["param_groups"][0]["momentum"] == 0
+
+
+def test_ctrl_c_during_training_keeps_every_finished_epoch_and_resumes_bit_for_bit(tmp_path):
+    import signal
+    import time
+
+    common = ["train", "--dataset", "digits", "--hidden", "96", "--batch-size", "4", "--quiet", "--epochs", "8"]
+    out = tmp_path / "interrupted"
+    process = subprocess.Popen([sys.executable, "-m", "tinygrad_edu", *common, "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr and "--resume" in stderr
+    saved = nn.load(out / "checkpoint.npz")
+    assert 1 <= saved["epoch"] < 8, saved["epoch"]
+    resumed = cli("train", "--resume", str(out / "checkpoint.npz"), "--quiet", "--out", str(tmp_path / "resumed"))
+    straight = cli(*common, "--out", str(tmp_path / "straight"))
+    assert resumed.returncode == 0 and straight.returncode == 0, resumed.stderr + straight.stderr
+    a, b = nn.load(tmp_path / "resumed" / "checkpoint.npz"), nn.load(tmp_path / "straight" / "checkpoint.npz")
+    assert a["epoch"] == b["epoch"] == 8
+    for name, value in a["model"].items():
+        np.testing.assert_array_equal(value, b["model"][name])  # bit for bit
+    assert a["history"]["loss"] == b["history"]["loss"]
+
+
+def test_a_closed_output_pipe_still_saves_the_run(tmp_path):
+    out = tmp_path / "piped"
+    command = [sys.executable, "-m", "tinygrad_edu", "train", *SMALL[:-3], "--epochs", "2", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    process.stdout.readline()  # like `| head -1`
+    process.stdout.close()
+    stderr = process.communicate(timeout=120)[1].decode()
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert (out / "checkpoint.npz").exists()
+    assert nn.load(out / "checkpoint.npz")["epoch"] >= 1
+
+
+def test_a_killed_save_leaves_no_temporary_file_behind_for_ever(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    stale = tmp_path / ".checkpoint.npz.abc123.tmp"
+    stale.write_bytes(b"x" * 1000)  # what kill -9 during a save leaves
+    nn.save({"w": np.ones(3)}, path)
+    assert not stale.exists() and path.exists()

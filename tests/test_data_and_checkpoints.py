@@ -208,3 +208,10 @@ def test_corrupted_checkpoints_only_ever_raise_a_clear_value_error(tmp_path_fact
         nn.load(path)  # a flip inside array data can leave a valid file: that is fine
     except ValueError as error:
         assert "not a valid tinygrad_edu checkpoint" in str(error)
+
+
+def test_data_loader_refuses_a_boolean_batch_size_and_an_empty_dataset():
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        DataLoader(np.ones((4, 2)), np.zeros(4), batch_size=True)
+    with pytest.raises(ValueError, match="the dataset is empty"):
+        DataLoader(np.ones((0, 2)), np.zeros(0), batch_size=2)

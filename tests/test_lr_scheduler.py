@@ -133,3 +133,25 @@ def test_scheduler_state_from_another_scheduler_is_refused():
     state = S.StepLR(make_optimizer(), 5).state_dict()
     with pytest.raises(ValueError, match="StepLR, not a ExponentialLR"):
         S.ExponentialLR(make_optimizer(), 0.9).load_state_dict(state)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda o: S.StepLR(o, step_size=0), "step_size must be an integer of at least 1"),
+    (lambda o: S.StepLR(o, step_size=True), "step_size must be an integer"),
+    (lambda o: S.CosineAnnealingLR(o, T_max=0), "T_max must be an integer of at least 1"),
+    (lambda o: S.ExponentialLR(o, gamma=-1), "finite gamma > 0"),
+    (lambda o: S.ExponentialLR(o, gamma=float("nan")), "finite gamma > 0"),
+    (lambda o: S.LambdaLR(o, lambda t: float("nan")), "gave the learning rate nan at step 0"),
+])  # fmt: skip
+def test_schedulers_refuse_arguments_that_would_break_the_learning_rate(make, message):
+    opt = optim.SGD([Tensor([1.0], requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match=message):
+        make(opt)
+
+
+def test_optimizers_take_numpy_scalars_as_pytorch_does():
+    p = Tensor([1.0], requires_grad=True)
+    opt = optim.SGD([p], lr=np.float32(0.5), momentum=np.float64(0.9))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.5) and type(opt.param_groups[0]["lr"]) is float
+    with pytest.raises(ValueError, match="Invalid lr"):
+        optim.SGD([p], lr=True)

@@ -11,6 +11,7 @@ import ast
 import json
 import math
 import operator
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -20,25 +21,59 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from tinygrad_edu import critical, nn, viz
+from tinygrad_edu import __version__, critical, nn, viz
 from tinygrad_edu.tensor import Tensor
-from tinygrad_edu.trainer import DATASETS, OPTIMIZERS, SCHEDULES, Run, TrainConfig
+from tinygrad_edu.trainer import DATASETS, OPTIMIZERS, SCHEDULES, Diverged, Run, TrainConfig
 
 
 class UsageError(Exception):
     """Bad arguments: exit status 2."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C or a closed output during a run; the message says what was saved and how to go on."""
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        raise UsageError(message)
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def number_type(kind: type, low: float, inclusive: bool = True) -> Callable[[str], Any]:
+    """An argparse type: a finite int or float, at least (or above) ``low``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            expected = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text[:40]!r}") from None
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            bound = f"at least {low:g}" if inclusive else f"above {low:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite {kind.__name__} {bound}, got {text}")
+        return value
+
+    return parse
+
+
+POSITIVE_INT, NONNEGATIVE_INT = number_type(int, 1), number_type(int, 0)
+POSITIVE, NONNEGATIVE = number_type(float, 0, inclusive=False), number_type(float, 0)
 
 
 # ------------------------------------------------------------------ run folders
-def run_folder(requested: str | None, prefix: str) -> Path:
-    """The folder a run writes into: the one asked for, or runs/<prefix>-<time>."""
+RUN_FILES = ("checkpoint.npz", "metrics.json")
+
+
+def run_folder(requested: str | None, prefix: str, force: bool = False, continuing: Path | None = None) -> Path:
+    """The folder a run writes into: the one asked for, or runs/<prefix>-<time>.  A folder holding
+    another run is refused unless ``force`` (or it holds the very run being ``continuing``)."""
     folder = Path(requested) if requested else Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    taken = [name for name in RUN_FILES if (folder / name).exists()]
+    same_run = continuing is not None and folder.resolve() == continuing.resolve().parent
+    if taken and not (force or same_run):
+        raise UsageError(
+            f"{folder} holds another run ({', '.join(taken)}); pass --force to overwrite it, or choose another --out"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".write-test"
@@ -101,7 +136,8 @@ MEANING = {
 def report(run: Run, folder: Path) -> None:
     """Accuracy, the critical-point check, the graph, the plots, the checkpoint."""
     h = run.history
-    print(f"final training loss {h['loss'][-1]:.4f}")
+    final_loss = run.loss().item()  # on the whole training set, as the critical-point check
+    print(f"final training loss {final_loss:.4f} (whole training set; last batch {h['loss'][-1]:.4f})")
     print(f"train accuracy {h['train_accuracy'][-1]:.1%}, test accuracy {h['test_accuracy'][-1]:.1%}")
     point = critical.classify(run.loss, run.model, grad_tol=1e-3)
     top = point.eigenvalues[-1]  # exact (dense) or converged by Lanczos inside classify
@@ -113,10 +149,9 @@ def report(run: Run, folder: Path) -> None:
     )
     graph = render_step_graph(run, folder)
     plots = write_plots(run, point, folder)
-    run.save(folder / "checkpoint.npz")
     metrics = {
         "config": asdict(run.config),
-        "final_loss": h["loss"][-1],
+        "final_loss": final_loss,
         "train_accuracy": h["train_accuracy"][-1],
         "test_accuracy": h["test_accuracy"][-1],
         "critical_point": {
@@ -131,34 +166,66 @@ def report(run: Run, folder: Path) -> None:
 
 def demo(args: argparse.Namespace) -> Path:
     """Train a 64→32→10 MLP on the built-in 8×8 digits with Adam and warmup."""
-    folder = run_folder(args.out, "demo")
+    folder = run_folder(args.out, "demo", args.force)
     config = TrainConfig()
     print(
         f"demo: handwritten digits (1,797 images, 8×8), MLP 64→{config.hidden[0]}→10, "
         f"{config.optimizer} lr {config.lr} with {config.warmup_steps}-step warmup then cosine decay, "
         f"batch {config.batch_size}, {config.epochs} epochs"
     )
-    run = Run.create(config)
-    run.train(progress=not args.quiet)
-    report(run, folder)
-    return folder
+    return train_and_report(Run.create(config), folder, args.quiet)
+
+
+CONFIG_FLAGS = ("dataset", "hidden", "activation", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+                "warmup_steps", "batch_size", "seed")  # fmt: skip
 
 
 def train(args: argparse.Namespace) -> Path:
     """Train with every choice as a flag; --resume continues a checkpoint."""
+    given = [name for name in CONFIG_FLAGS if getattr(args, name) is not None]
     if args.resume:
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise UsageError(
+                f"--resume takes every setting from the checkpoint; drop {flags} (only --epochs may change)"
+            )
         run = Run.resume(args.resume, epochs=args.epochs)
+        if run.finished:
+            raise UsageError(
+                f"{args.resume} has trained all its {run.config.epochs} epochs; pass --epochs N with N > "
+                f"{run.config.epochs} to train further"
+            )
         print(f"resuming {args.resume} at epoch {run.epoch} of {run.config.epochs}")
+        folder = run_folder(args.out, "train", args.force, continuing=Path(args.resume))
     else:
-        config = TrainConfig(
-            dataset=args.dataset, hidden=args.hidden, activation=args.activation, optimizer=args.optimizer,
-            lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-            warmup_steps=args.warmup_steps, batch_size=args.batch_size, epochs=args.epochs or 15, seed=args.seed,
-        )  # fmt: skip
+        config = TrainConfig(**{name: getattr(args, name) for name in given})
+        if args.epochs is not None:
+            config.epochs = args.epochs
         run = Run.create(config)
-    folder = run_folder(args.out, "train")  # after the config is known to be valid: no empty folders
-    run.train(progress=not args.quiet)
-    report(run, folder)
+        folder = run_folder(args.out, "train", args.force)  # after the config is known to be valid
+    return train_and_report(run, folder, args.quiet)
+
+
+def train_and_report(run: Run, folder: Path, quiet: bool) -> Path:
+    """Train (a checkpoint at the end of every epoch), then report; on Ctrl-C or a closed
+    output, say what was saved and how to continue."""
+    checkpoint = folder / "checkpoint.npz"
+    try:
+        run.train(progress=not quiet, checkpoint=checkpoint)
+        report(run, folder)
+    except (KeyboardInterrupt, BrokenPipeError) as stop:
+        cause = "interrupted" if isinstance(stop, KeyboardInterrupt) else "the output was closed"
+        if not checkpoint.exists():
+            if not any(folder.iterdir()):
+                folder.rmdir()
+            raise Interrupted(f"{cause} in epoch 1, before any epoch was finished: nothing to save") from None
+        where = "after training" if run.finished else f"in epoch {run.epoch + 1} of {run.config.epochs}"
+        raise Interrupted(
+            f"{cause} {where}; epoch {run.epoch} is saved in {checkpoint}: continue with "
+            f"tinygrad-edu train --resume {checkpoint}" + ("" if not run.finished else f" --epochs {run.epoch + 5}")
+        ) from None
+    except Diverged as diverged:
+        raise Diverged(f"{diverged} (run folder: {folder})") from None
     return folder
 
 
@@ -276,6 +343,9 @@ def print_point(point: critical.CriticalPoint) -> None:
 
 def critical_command(args: argparse.Namespace) -> None:
     """Classify a point of a built-in function or of a saved model."""
+    if args.checkpoint and (args.at is not None or args.function is not None):
+        raise UsageError("--checkpoint classifies the saved model where it is; drop --function and --at")
+    args.function, args.at = args.function or "lecture", args.at or "0,0"
     if args.checkpoint:
         run = Run.resume(args.checkpoint)
         print(f"{args.checkpoint}: {run.model.num_parameters():,} parameters, training loss of {run.config.dataset}")
@@ -295,30 +365,33 @@ def critical_command(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------ main
 def build_parser() -> Parser:
     parser = Parser(prog="tinygrad-edu", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"tinygrad-edu {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = commands.add_parser("demo", help="train on the built-in digits and check the critical point")
     p.add_argument("--out", help="run folder (default: runs/demo-<time>)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="overwrite the run already in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=demo)
 
     p = commands.add_parser("train", help="train with every choice as a flag, or resume a checkpoint")
-    defaults = TrainConfig()
-    p.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
-    p.add_argument("--hidden", type=int, nargs="+", default=defaults.hidden, help="hidden layer sizes")
-    p.add_argument("--activation", choices=sorted(nn.layers.ACTIVATIONS), default=defaults.activation)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    p.add_argument("--lr", type=float, default=defaults.lr, help="learning rate (peak lr with warmup)")
-    p.add_argument("--momentum", type=float, default=defaults.momentum, help="for sgd, momentum, onecycle")
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule)
-    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--epochs", type=int, help=f"default {defaults.epochs}; with --resume, the new total")
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    d = TrainConfig()
+    p.add_argument("--dataset", choices=DATASETS, help=f"default {d.dataset}")
+    p.add_argument("--hidden", type=POSITIVE_INT, nargs="+", help=f"hidden layer sizes (default {d.hidden[0]})")
+    p.add_argument("--activation", choices=sorted(nn.layers.ACTIVATIONS), help=f"default {d.activation}")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
+    p.add_argument("--lr", type=POSITIVE, help=f"learning rate, the peak with warmup (default {d.lr})")
+    p.add_argument("--momentum", type=NONNEGATIVE, help="sgd: default 0; momentum: default 0.9")
+    p.add_argument("--weight-decay", type=NONNEGATIVE, help=f"default {d.weight_decay}")
+    p.add_argument("--schedule", choices=SCHEDULES, help=f"default {d.schedule}")
+    p.add_argument("--warmup-steps", type=NONNEGATIVE_INT, help=f"default {d.warmup_steps}")
+    p.add_argument("--batch-size", type=POSITIVE_INT, help=f"default {d.batch_size}")
+    p.add_argument("--epochs", type=POSITIVE_INT, help=f"default {d.epochs}; with --resume, the new total")
+    p.add_argument("--seed", type=NONNEGATIVE_INT, help=f"default {d.seed}")
     p.add_argument("--out", help="run folder (default: runs/train-<time>)")
+    p.add_argument("--force", action="store_true", help="overwrite the run already in --out")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a run folder's checkpoint.npz")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=train)
 
     p = commands.add_parser("graph", help="render the computation graph of an expression")
@@ -330,10 +403,10 @@ def build_parser() -> Parser:
     p.set_defaults(run=graph)
 
     p = commands.add_parser("critical", help="classify a point: minimum, maximum or saddle?")
-    p.add_argument("--function", choices=sorted(POINT_FUNCTIONS), default="lecture")
-    p.add_argument("--at", default="0,0", help="the point, as x,y (default 0,0)")
+    p.add_argument("--function", choices=sorted(POINT_FUNCTIONS), help="default lecture")
+    p.add_argument("--at", help="the point, as x,y (default 0,0; a negative first value: --at=-1,2)")
     p.add_argument("--checkpoint", help="classify a model saved by `train` instead (its training loss)")
-    p.add_argument("--grad-tol", type=float, default=1e-6, help="largest gradient norm of a critical point")
+    p.add_argument("--grad-tol", type=NONNEGATIVE, default=1e-6, help="largest gradient norm of a critical point")
     p.set_defaults(run=critical_command)
     return parser
 
@@ -345,14 +418,20 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, BrokenPipeError, Interrupted) as error:
+        if isinstance(error, BrokenPipeError) or "output was closed" in str(error):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to a closed pipe
+        print(f"error: {error or 'interrupted'}", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001  (the command line shows one line, never a traceback)
         print(f"error: {error}", file=sys.stderr)
         return 1
     if isinstance(result, Path):
-        print(result)
+        try:
+            print(result, flush=True)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
     return 0
 
 

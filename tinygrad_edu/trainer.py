@@ -7,6 +7,7 @@ Used by the command line (``tinygrad-edu train`` / ``demo``) and the examples.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,6 +26,13 @@ from tinygrad_edu.tensor import Tensor, manual_seed
 DATASETS = ("digits", "moons", "spirals", "blobs")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rms", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "exponential", "cosine", "warmup-cosine", "inverse-sqrt", "onecycle")
+HISTORY_KEYS = ("loss", "lr", "train_accuracy", "test_accuracy")
+DIVERGED = 1e4  # a loss this many times its first value means the run diverged (RMSProp without warmup spikes to ~170×)
+MAX_WIDTH = 100_000  # the widest hidden layer a config may ask for (a wider one would not fit in memory)
+
+
+class Diverged(FloatingPointError):
+    """The loss grew far beyond its first value or stopped being finite."""
 
 
 @dataclass
@@ -34,7 +42,7 @@ class TrainConfig:
     activation: str = "relu"
     optimizer: str = "adam"
     lr: float = 1e-2
-    momentum: float = 0.9
+    momentum: float | None = None  # None: 0 for sgd (PyTorch's default), 0.9 for the lecture's momentum
     weight_decay: float = 0.0
     schedule: str = "warmup-cosine"
     warmup_steps: int = 50
@@ -49,14 +57,24 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(allowed)}.")
         if self.activation not in nn.layers.ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; choose one of relu, sigmoid, tanh.")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ValueError(f"hidden sizes must be positive integers, got {self.hidden}.")
+            raise ValueError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(sorted(nn.layers.ACTIVATIONS))}."
+            )
+        if not self.hidden or any(not isinstance(h, int) or not 1 <= h <= MAX_WIDTH for h in self.hidden):
+            raise ValueError(f"hidden sizes must be integers from 1 to {MAX_WIDTH:,}, got {self.hidden}.")
         for name in ("batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be an integer of at least 1, got {getattr(self, name)!r}.")
+        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be an integer of at least 0, got {self.warmup_steps!r}.")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr}.")
+        for name in ("momentum", "weight_decay"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number of at least 0, got {value}.")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must lie between 0 and 1, got {self.test_fraction}.")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -83,8 +101,8 @@ def build_model(config: TrainConfig, n_inputs: int, n_classes: int) -> nn.MLP:
 def build_optimizer(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
     lr, wd, mu = config.lr, config.weight_decay, config.momentum
     makers: dict[str, Callable[[], optim.Optimizer]] = {
-        "sgd": lambda: optim.SGD(params, lr=lr, momentum=mu, weight_decay=wd),
-        "momentum": lambda: optim.Momentum(params, lr=lr, momentum=mu),
+        "sgd": lambda: optim.SGD(params, lr=lr, momentum=mu or 0.0, weight_decay=wd),
+        "momentum": lambda: optim.Momentum(params, lr=lr, momentum=0.9 if mu is None else mu),
         "adagrad": lambda: optim.Adagrad(params, lr=lr, weight_decay=wd),
         "rms": lambda: optim.RMS(params, lr=lr),
         "rmsprop": lambda: optim.RMSprop(params, lr=lr, weight_decay=wd),
@@ -138,9 +156,7 @@ class Run:
     scheduler: S.LRScheduler
     loader: DataLoader
     epoch: int = 0
-    history: dict[str, list[float]] = field(
-        default_factory=lambda: {"loss": [], "lr": [], "train_accuracy": [], "test_accuracy": []}
-    )
+    history: dict[str, list[float]] = field(default_factory=lambda: {key: [] for key in HISTORY_KEYS})
 
     @classmethod
     def create(cls, config: TrainConfig) -> Run:
@@ -160,10 +176,13 @@ class Run:
         y = self.y_train if y is None else y
         return F.cross_entropy(self.model(X), y)
 
-    def train(self, progress: bool = True) -> None:
-        """Run the remaining epochs (all of them for a new run)."""
+    def train(self, progress: bool = True, checkpoint: str | Path | None = None) -> None:
+        """Run the remaining epochs (all of them for a new run), saving ``checkpoint``
+        (atomically) at the end of every epoch: an interrupted run loses at most
+        the epoch it was in.  A progress bar on a terminal, a line per epoch otherwise."""
+        terminal = sys.stderr.isatty()
         bar = tqdm(
-            range(self.epoch, self.config.epochs), desc="training", unit="epoch", disable=not progress,
+            range(self.epoch, self.config.epochs), desc="training", unit="epoch", disable=not (progress and terminal),
             initial=self.epoch, total=self.config.epochs,
         )  # fmt: skip
         for _ in bar:
@@ -175,15 +194,27 @@ class Run:
                 self.optimizer.step()
                 self.scheduler.step()
                 self.history["loss"].append(loss.item())
-                if not math.isfinite(self.history["loss"][-1]):
-                    raise FloatingPointError(
-                        f"the loss became {loss.item()} in epoch {self.epoch + 1}; lower the learning rate "
-                        f"(now {self.config.lr})."
-                    )
+                self.check_divergence()
             self.epoch += 1
             self.history["train_accuracy"].append(accuracy(self.model, self.X_train, self.y_train))
             self.history["test_accuracy"].append(accuracy(self.model, self.X_test, self.y_test))
-            bar.set_postfix(loss=f"{self.history['loss'][-1]:.4f}", test=f"{self.history['test_accuracy'][-1]:.3f}")
+            if checkpoint is not None:
+                self.save(checkpoint)
+            summary = f"loss {self.history['loss'][-1]:.4f}, test accuracy {self.history['test_accuracy'][-1]:.3f}"
+            if progress and not terminal:
+                print(f"epoch {self.epoch}/{self.config.epochs}: {summary}", flush=True)
+            bar.set_postfix_str(summary)
+
+    def check_divergence(self) -> None:
+        """Stop when the loss is no longer finite or has grown DIVERGED times past its first value."""
+        first, last = self.history["loss"][0], self.history["loss"][-1]
+        if not math.isfinite(last) or last > DIVERGED * max(first, 1e-12):
+            raise Diverged(
+                f"training diverged in epoch {self.epoch + 1}: the loss reached {last:.3g} (it started at "
+                f"{first:.3g}); lower the learning rate (now {self.config.lr:g})"
+                + (f" or the momentum (now {self.config.momentum:g})" if self.config.momentum else "")
+                + (f"; the checkpoint of epoch {self.epoch} is kept." if self.epoch else ".")
+            )
 
     # -- checkpoints -------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -206,17 +237,23 @@ class Run:
         state = nn.load(path)
         try:
             config = TrainConfig.from_dict(state["config"])
+            trained, history = state["epoch"], {key: list(state["history"][key]) for key in HISTORY_KEYS}
+            if not isinstance(trained, int) or not 0 <= trained <= config.epochs:
+                raise TypeError(f"its epoch count {trained!r} is not between 0 and its {config.epochs} epochs")
             if epochs is not None:
-                if epochs < state["epoch"]:
-                    raise ValueError(f"the checkpoint has already trained {state['epoch']} epochs; ask for more.")
+                if epochs < trained:
+                    raise ValueError(f"the checkpoint has already trained {trained} epochs; ask for more.")
                 config.epochs = epochs
             run = cls.create(config)  # with more epochs, the schedule spans the new total
             run.model.load_state_dict(state["model"])
             run.optimizer.load_state_dict(state["optimizer"])
             run.scheduler.load_state_dict(state["scheduler"])
             run.loader.load_state_dict(state["loader"])
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{path} is not a training checkpoint of tinygrad-edu train ({error}).") from None
-        run.epoch = int(state["epoch"])
-        run.history = {k: list(v) for k, v in state["history"].items()}
+        run.epoch, run.history = trained, history
         return run
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.epochs

@@ -30,10 +30,12 @@ class DataLoader:
     ) -> None:
         self.X = np.asarray(X.data if isinstance(X, Tensor) else X)
         self.y = None if y is None else np.asarray(y.data if isinstance(y, Tensor) else y)
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         if self.X.ndim == 0:
             raise ValueError("X must have a first axis of samples.")
+        if len(self.X) == 0:
+            raise ValueError("the dataset is empty: X has no samples.")
         if self.y is not None and len(self.y) != len(self.X):
             raise ValueError(f"X has {len(self.X)} samples but y has {len(self.y)}; they must match.")
         for name, array in (("X", self.X), ("y", self.y)):

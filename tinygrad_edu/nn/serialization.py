@@ -82,13 +82,21 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist.")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    for stale in folder.glob(f".{path.name}.*.tmp"):  # left by a save that was killed (kill -9, power loss)
+        stale.unlink(missing_ok=True)
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(handle, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
+    except OSError as error:  # a full disk, a file size limit: the previous file at path is untouched
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(f"cannot write {path}: {error.strerror or error}; the previous file there is unchanged") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

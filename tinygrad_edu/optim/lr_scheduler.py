@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -117,6 +118,12 @@ def one_cycle(
 
 
 # ------------------------------------------------------------ scheduler classes
+def _require(value: Any, name: str, minimum: int) -> None:
+    """A whole number of steps, at least ``minimum`` (bools are no numbers of steps)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+
+
 class LRScheduler:
     """Sets every parameter group's lr to its schedule at the current step."""
 
@@ -145,6 +152,8 @@ class LRScheduler:
         self.last_epoch += 1
         self._last_lr = self.lr_at(self.last_epoch)
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            if not math.isfinite(lr):
+                raise ValueError(f"{type(self).__name__} gave the learning rate {lr} at step {self.last_epoch}.")
             group["lr"] = lr
 
     def get_last_lr(self) -> list[float]:
@@ -166,6 +175,7 @@ class StepLR(LRScheduler):
     """Multiply the lr by gamma every step_size steps."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+        _require(step_size, "step_size", minimum=1)
         self.curve = functools.partial(step_decay, step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -184,6 +194,8 @@ class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every step."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        if not (isinstance(gamma, numbers.Real) and math.isfinite(gamma) and gamma > 0):
+            raise ValueError(f"ExponentialLR needs a finite gamma > 0, got {gamma!r}.")
         self.curve = functools.partial(exponential_decay, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -192,6 +204,7 @@ class CosineAnnealingLR(LRScheduler):
     """Half a cosine from the base lr down to eta_min over T_max steps."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        _require(T_max, "T_max", minimum=1)
         self.curve = functools.partial(cosine_annealing, T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,13 +39,14 @@ def _check_hyperparameters(values: dict[str, Any]) -> None:
     for name in ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay", "initial_accumulator_value"):
         if name in values:
             v = values[name]
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"Invalid {name}: {v!r}; it must be a finite number >= 0.")
+            values[name] = float(v) if isinstance(v, np.floating) else v  # np.float32(0.1) is a number too
     if "alpha" in values and not 0.0 <= values["alpha"] <= 1.0:
         raise ValueError(f"Invalid alpha: {values['alpha']!r}; it must lie in [0, 1].")
     if "betas" in values:
         betas = values["betas"]
-        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas):
+        if len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"Invalid betas: {betas!r}; both must lie in [0, 1).")
 
 
