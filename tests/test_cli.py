@@ -28,7 +28,8 @@ def cli(*args, cwd=None, timeout=120):
 
 def assert_clean_error(result, status, message):
     assert result.returncode == status, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout and "Warning" not in result.stderr
+    assert len(result.stderr) < 600, result.stderr  # one line, not a page of usage or of echoed input
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and message in error_lines[0], result.stderr
 
@@ -106,13 +107,24 @@ def test_critical_command_on_a_saved_model(tmp_path):
     (["train", "--weight-decay", "nan"], 2, "argument --weight-decay"),
     (["train", "--seed", "-1"], 2, "argument --seed"),
     (["train", "--hidden", "1000000000"], 1, "hidden sizes must be integers from 1 to 100,000"),
+    (["graph", "a*9**9**9", "a=1"], 2, "overflows"),
+    (["graph", "a + 10**10**8", "a=1"], 2, "overflows"),
+    (["graph", "a + 1/0", "a=1"], 2, "divides by zero"),
+    (["graph", "a @ a", "a=1"], 2, "cannot be computed"),
+    (["graph", "a + " + "9" * 1500, "a=1"], 2, "is too large"),
+    (["graph", "a" + "+a" * 50_000, "a=1"], 2, "at most 2,000 are drawn"),
+    (["graph", "+".join(["a"] * 300), "a=1"], 2, "at most 200 are drawn"),
+    (["graph", "log(a)", "a=-1"], 1, "numerical trouble: invalid value encountered in log"),
+    (["critical", "--at", "-1,2"], 2, "--at=-1,2"),
+    (["critical", "--checkpoint", "x.npz", "--at", "1,2"], 2, "drop --function and --at"),
+    (["train", "--lr", "1e300", "--epochs", "1", "--dataset", "blobs"], 1, ""),
     (["critical", "--grad-tol", "nan"], 2, "argument --grad-tol"),
     (["critical", "--grad-tol", "-1"], 2, "argument --grad-tol"),
     (["nonsense"], 2, "invalid choice"),
 ])  # fmt: skip
 def test_bad_input_gives_one_clear_line_and_a_nonzero_status(args, status, message, tmp_path):
     assert_clean_error(cli(*args, cwd=tmp_path), status, message)
-    assert not (tmp_path / "runs").exists()  # nothing half-made is left behind
+    assert not list(tmp_path.glob("runs/*"))  # nothing half-made is left behind
 
 
 def test_unwritable_output_folder(tmp_path):
@@ -237,3 +249,86 @@ def test_a_killed_save_leaves_no_temporary_file_behind_for_ever(tmp_path):
     stale.write_bytes(b"x" * 1000)  # what kill -9 during a save leaves
     nn.save({"w": np.ones(3)}, path)
     assert not stale.exists() and path.exists()
+
+
+def test_graph_output_may_be_a_folder_and_its_suffix_picks_the_format(tmp_path):
+    into_folder = cli("graph", "a*b", "a=1", "b=2", "--out", ".", cwd=tmp_path)
+    assert into_folder.returncode == 0, into_folder.stderr
+    assert (tmp_path / "graph.dot").exists()
+    pdf = cli("graph", "a*b", "a=1", "b=2", "--out", "g.pdf", cwd=tmp_path)
+    assert pdf.returncode == 0, pdf.stderr
+    if shutil.which("dot"):
+        assert (tmp_path / "g.pdf").read_bytes().startswith(b"%PDF") and not (tmp_path / "g.svg").exists()
+
+
+def test_a_layout_that_takes_too_long_is_stopped_with_a_clear_message(tmp_path):
+    pytest.importorskip("graphviz")
+    if not shutil.which("dot"):
+        pytest.skip("Graphviz's dot is not installed (apt-get install graphviz)")
+    from tinygrad_edu import Tensor, viz
+
+    a = Tensor(1.0, requires_grad=True)
+    total = a
+    for _ in range(60):
+        total = total + a  # one node with 60 edges: slow for dot's layout
+    with pytest.raises(RuntimeError, match="needed more than 0.01 s"):
+        viz.render(total, tmp_path / "slow", timeout=0.01)
+    assert (tmp_path / "slow.dot").exists()
+
+
+def test_hostile_checkpoint_files_are_refused_before_anything_is_allocated(tmp_path):
+    import zipfile
+
+    random_bytes = tmp_path / "random.npz"
+    random_bytes.write_bytes(os.urandom(2000))
+    assert_clean_error(cli("train", "--resume", str(random_bytes)), 1, "it is not an .npz (zip) archive at all")
+    bomb = tmp_path / "bomb.npz"
+    with (
+        zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("array_0.npy", "w", force_zip64=True) as member,
+    ):
+        for _ in range(200):
+            member.write(bytes(1_000_000))  # 200 MB of zeros in a file of a few hundred KB
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(ValueError, match="unpacks to 200,000,000 bytes"):
+        nn.load(bomb)
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_checkpoint(tmp_path):
+    import resource
+    import signal
+
+    out = tmp_path / "run"
+    assert cli("train", "--hidden", "32", "--epochs", "1", "--quiet", "--out", str(out)).returncode == 0
+    before = (out / "checkpoint.npz").read_bytes()
+    assert len(before) > 20_000
+
+    def small_files():  # like a full disk: writing past 20 KB fails
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    result = subprocess.run([sys.executable, "-m", "tinygrad_edu", "train", "--resume", str(out / "checkpoint.npz"),
+                             "--epochs", "2", "--quiet", "--out", str(out)], capture_output=True, text=True,
+                            preexec_fn=small_files, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert_clean_error(result, 1, f"cannot write {out / 'checkpoint.npz'}: File too large")
+    assert (out / "checkpoint.npz").read_bytes() == before
+    assert not list(out.glob(".checkpoint.npz.*.tmp"))
+
+
+def test_ctrl_c_during_the_hessian_check_keeps_the_finished_training(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "tinygrad_edu", "train", "--dataset", "digits", "--hidden", "30", "--epochs", "1",
+               "--quiet", "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the report's dense Hessian of 2,260 parameters takes seconds
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 1 and "Traceback" not in stderr
+    assert "after training; epoch 1 is saved" in stderr and "--resume" in stderr
+    assert nn.load(out / "checkpoint.npz")["epoch"] == 1

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import math
 import operator
 import os
 import sys
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
@@ -36,6 +38,8 @@ class Interrupted(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if "expected one argument" in message and "--at" in message:
+            message += "; write a point with a negative first value as --at=-1,2"
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -61,6 +65,15 @@ POSITIVE, NONNEGATIVE = number_type(float, 0, inclusive=False), number_type(floa
 
 
 # ------------------------------------------------------------------ run folders
+@contextlib.contextmanager
+def writing(what: Path | str) -> Iterator[None]:
+    """Name the file (or files) in the error when a write fails: a full disk, a file size limit."""
+    try:
+        yield
+    except OSError as error:
+        raise OSError(f"cannot write {what}: {error.strerror or error}") from None
+
+
 RUN_FILES = ("checkpoint.npz", "metrics.json")
 
 
@@ -147,8 +160,10 @@ def report(run: Run, folder: Path) -> None:
         f"top Hessian eigenvalue {top:.4g}, lowest {point.eigenvalues[0]:.3g} → {point.kind} "
         f"({MEANING[point.kind]})"
     )
-    graph = render_step_graph(run, folder)
-    plots = write_plots(run, point, folder)
+    with writing(folder / "graph.svg"):
+        graph = render_step_graph(run, folder)
+    with writing(f"the plots in {folder}"):
+        plots = write_plots(run, point, folder)
     metrics = {
         "config": asdict(run.config),
         "final_loss": final_loss,
@@ -160,7 +175,8 @@ def report(run: Run, folder: Path) -> None:
             "lowest_eigenvalue": float(point.eigenvalues[0]),
         },
     }  # fmt: skip
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with writing(folder / "metrics.json"):
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"wrote {graph.name}, {', '.join(p.name for p in plots) or 'no plots'}, checkpoint.npz, metrics.json")
 
 
@@ -213,19 +229,22 @@ def train_and_report(run: Run, folder: Path, quiet: bool) -> Path:
     try:
         run.train(progress=not quiet, checkpoint=checkpoint)
         report(run, folder)
-    except (KeyboardInterrupt, BrokenPipeError) as stop:
+    except BaseException as stop:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # nothing was saved: leave nothing behind
+        if isinstance(stop, Diverged):
+            raise Diverged(f"{stop} (run folder: {folder})" if folder.is_dir() else str(stop)) from None
+        if not isinstance(stop, (KeyboardInterrupt, BrokenPipeError)):
+            raise
         cause = "interrupted" if isinstance(stop, KeyboardInterrupt) else "the output was closed"
         if not checkpoint.exists():
-            if not any(folder.iterdir()):
-                folder.rmdir()
             raise Interrupted(f"{cause} in epoch 1, before any epoch was finished: nothing to save") from None
         where = "after training" if run.finished else f"in epoch {run.epoch + 1} of {run.config.epochs}"
+        more = f" --epochs {run.epoch + 5}" if run.finished else ""
         raise Interrupted(
             f"{cause} {where}; epoch {run.epoch} is saved in {checkpoint}: continue with "
-            f"tinygrad-edu train --resume {checkpoint}" + ("" if not run.finished else f" --epochs {run.epoch + 5}")
+            f"tinygrad-edu train --resume {checkpoint}{more}"
         ) from None
-    except Diverged as diverged:
-        raise Diverged(f"{diverged} (run folder: {folder})") from None
     return folder
 
 
@@ -237,26 +256,53 @@ BINARY: dict[type, Callable[[Any, Any], Any]] = {
 FUNCTIONS = ("relu", "exp", "log", "tanh", "sigmoid", "sqrt", "abs")
 
 
+MAX_EXPRESSION, MAX_OPERATIONS, RENDER_SECONDS = 2_000, 200, 20  # graph's bounds on its work
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """Text quoted back to the user, cut to a readable length."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text):,} characters)"
+
+
 def evaluate(expression: str, variables: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
     """Evaluate +, -, *, /, **, unary minus, numbers, names and relu/exp/log/... calls
-    (nothing else: the expression is parsed, never passed to eval)."""
+    (nothing else: the expression is parsed, never passed to eval).  Numbers are floats,
+    so a constant like 9**9**9 overflows at once instead of computing a huge integer."""
+    if len(expression) > MAX_EXPRESSION:
+        raise UsageError(f"the expression has {len(expression):,} characters; at most {MAX_EXPRESSION:,} are drawn")
     try:
         tree = ast.parse(expression, mode="eval")
-    except SyntaxError as error:
-        raise UsageError(f"cannot parse the expression {expression!r}: {error.msg}") from None
+    except (SyntaxError, RecursionError, MemoryError) as error:
+        reason = error.msg if isinstance(error, SyntaxError) else "it is nested too deeply"
+        raise UsageError(f"cannot parse the expression {shown(expression)}: {reason}") from None
+    operations = sum(isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call)) for n in ast.walk(tree))
+    if operations > MAX_OPERATIONS:
+        raise UsageError(f"the expression has {operations} operations; at most {MAX_OPERATIONS} are drawn")
     results: list[Tensor] = []
 
     def visit(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return visit(node.body)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            return node.value
+            value = float(node.value) if abs(node.value) < 1e308 else math.inf
+            if not math.isfinite(value):
+                raise UsageError(f"the number {shown(ast.unparse(node), 20)} is too large (the limit is about 1e308)")
+            return value
         if isinstance(node, ast.Name):
             if node.id not in variables:
                 raise UsageError(f"unknown name {node.id!r} in the expression; give it a value, e.g. {node.id}=1.5")
             return variables[node.id]
         if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
-            out = BINARY[type(node.op)](visit(node.left), visit(node.right))
+            try:
+                out = BINARY[type(node.op)](visit(node.left), visit(node.right))
+            except OverflowError:
+                raise UsageError(
+                    f"{shown(ast.unparse(node), 40)} overflows (the result is above about 1e308)"
+                ) from None
+            except ZeroDivisionError:
+                raise UsageError(f"{shown(ast.unparse(node), 40)} divides by zero") from None
+            except ValueError as error:  # e.g. a @ a of two scalars
+                raise UsageError(f"{shown(ast.unparse(node), 40)} cannot be computed: {error}") from None
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             value = visit(node.operand)
             out = -value if isinstance(node.op, ast.USub) else value
@@ -267,9 +313,9 @@ def evaluate(expression: str, variables: dict[str, Tensor]) -> tuple[Tensor, lis
             argument = argument if isinstance(argument, Tensor) else Tensor(argument)
             out = getattr(argument, node.func.id)()
         else:
-            shown = ast.unparse(node)
             raise UsageError(
-                f"unsupported expression {shown!r}: use numbers, names, + - * / ** and {', '.join(FUNCTIONS)}()"
+                f"unsupported expression {shown(ast.unparse(node), 40)}: use numbers, names, + - * / ** and "
+                f"{', '.join(FUNCTIONS)}()"
             )
         if isinstance(out, Tensor):
             results.append(out)
@@ -309,11 +355,15 @@ def graph(args: argparse.Namespace) -> Path:
         gradient = t.grad.item() if t.grad is not None else 0.0
         print(f"  ∂/∂{name} = {gradient:.6g}")
     target = Path(args.out)
+    if target.is_dir() or not target.name or target.name in (".", ".."):
+        target = target / "graph.svg"
     if target.parent != Path(""):
         run_folder(str(target.parent), "graph")
+    suffix = target.suffix.lstrip(".")
+    format = args.format or (suffix if suffix in ("svg", "png", "pdf") else "svg")  # --out g.pdf draws a PDF
     dot = viz.draw_graph(out, rankdir=args.rankdir)
     try:
-        return viz.render(dot, target.with_suffix(""), args.format)
+        return viz.render(dot, target.with_suffix(""), format, timeout=RENDER_SECONDS)
     except viz.GraphvizMissing as missing:
         print(f"note: {missing}")
         return target.with_suffix(".dot")
@@ -398,7 +448,7 @@ def build_parser() -> Parser:
     p.add_argument("expression", help='e.g. "a*b + b**3"')
     p.add_argument("values", nargs="*", metavar="NAME=VALUE", help="e.g. a=-4 b=2")
     p.add_argument("--out", default="graph.svg", help="output file (default graph.svg)")
-    p.add_argument("--format", choices=("svg", "png", "pdf"), default="svg")
+    p.add_argument("--format", choices=("svg", "png", "pdf"), help="default: from --out's suffix, else svg")
     p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="left-to-right or top-down")
     p.set_defaults(run=graph)
 
@@ -414,7 +464,9 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        result = args.run(args)
+        with warnings.catch_warnings():  # numpy's overflow and invalid-value warnings become one error line
+            warnings.simplefilter("error", RuntimeWarning)
+            result = args.run(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -422,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, BrokenPipeError) or "output was closed" in str(error):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to a closed pipe
         print(f"error: {error or 'interrupted'}", file=sys.stderr)
+        return 1
+    except RuntimeWarning as warning:
+        print(f"error: numerical trouble: {warning} (a value became infinite or undefined)", file=sys.stderr)
         return 1
     except Exception as error:  # noqa: BLE001  (the command line shows one line, never a traceback)
         print(f"error: {error}", file=sys.stderr)

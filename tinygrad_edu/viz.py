@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -179,11 +180,13 @@ class GraphvizMissing(RuntimeError):
     """Graphviz's ``dot`` program is not installed; the .dot file was written instead."""
 
 
-def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str = "svg") -> Path:
+def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str = "svg", timeout: float = 60.0) -> Path:
     """Write the graph to ``path`` (extension added) as svg, png or pdf.
 
     Without Graphviz's ``dot`` it writes ``path.dot`` and raises GraphvizMissing
-    with the install command.
+    with the install command.  A layout that takes longer than ``timeout``
+    seconds (a node with hundreds of edges can take minutes) is stopped with
+    a RuntimeError that says so; the .dot file is there either way.
     """
     if isinstance(graph, Tensor):
         graph = draw_graph(graph)
@@ -199,7 +202,17 @@ def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str = "sv
             f"and run: dot -T{format} {dot_file} -o {path.with_suffix('.' + format)}"
         )
     target = path.with_suffix("." + format)
-    target.write_bytes(graph.pipe(format=format))
+    try:
+        drawn = subprocess.run(["dot", f"-T{format}"], input=graph.source.encode(), capture_output=True,
+                               timeout=timeout, check=True).stdout  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"Graphviz needed more than {timeout:g} s to lay out the graph ({graph.source.count(' -> ')} edges), "
+            f"so {target} was not written; draw a smaller graph (the DOT source is in {dot_file})"
+        ) from None
+    except subprocess.CalledProcessError as failed:
+        raise RuntimeError(f"Graphviz could not draw {dot_file}: {failed.stderr.decode().strip()[:300]}") from None
+    target.write_bytes(drawn)
     return target
 
 

@@ -109,16 +109,21 @@ def load(path: str | os.PathLike) -> Any:
         raise FileNotFoundError(f"no checkpoint at {path}.")
     problem = f"{path} is not a valid tinygrad_edu checkpoint"
     try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as error:  # numpy tried to read it as a pickle
-        raise ValueError(f"{problem}: it is neither an .npz archive nor an .npy array ({error}).") from None
-    except Exception as error:  # noqa: BLE001  (zip and npy readers fail in many ways on a broken file)
-        raise ValueError(f"{problem} (corrupt or truncated file: {type(error).__name__}: {error}).") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as error:
+        raise OSError(f"cannot read {path}: {error.strerror or error}") from None
+    if magic.startswith(b"\x93NUMPY"):
         raise ValueError(f"{problem}: it is a single .npy array, not an .npz archive written by nn.save.")
+    if not magic.startswith(b"PK\x03\x04"):
+        raise ValueError(f"{problem}: it is not an .npz (zip) archive at all.")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as error:  # noqa: BLE001  (the zip reader fails in many ways on a broken file)
+        raise ValueError(f"{problem} (corrupt or truncated file: {type(error).__name__}: {error}).") from None
     try:
         with archive:
-            return _read_archive(archive, problem)
+            return _read_archive(archive, problem, limit=4 * path.stat().st_size + 2**20)
     except ValueError as error:
         if "pickle" in str(error):
             raise ValueError(f"{problem}: it holds pickled Python objects, which are never loaded.") from None
@@ -129,10 +134,16 @@ def load(path: str | os.PathLike) -> Any:
         raise ValueError(f"{problem} (corrupt or truncated file: {type(error).__name__}: {error}).") from None
 
 
-def _check_sizes(archive: np.lib.npyio.NpzFile, problem: str) -> None:
-    """Refuse members whose header promises more data than the member holds,
-    before numpy allocates it (a few bytes must not claim terabytes)."""
+def _check_sizes(archive: np.lib.npyio.NpzFile, problem: str, limit: int) -> None:
+    """Refuse, before numpy allocates anything, a member larger than ``limit`` once
+    decompressed (nn.save does not compress, so a real member is never much larger
+    than the whole file: a megabyte must not unpack to a gigabyte), and a member
+    whose header promises more data than it holds."""
     for info in archive.zip.infolist():
+        if info.file_size > limit:
+            raise ValueError(
+                f"{problem}: entry {info.filename} unpacks to {info.file_size:,} bytes, far more than the file holds."
+            )
         with archive.zip.open(info) as member:
             version = np.lib.format.read_magic(member)
             if version == (1, 0):
@@ -146,8 +157,8 @@ def _check_sizes(archive: np.lib.npyio.NpzFile, problem: str) -> None:
             )
 
 
-def _read_archive(archive: np.lib.npyio.NpzFile, problem: str) -> Any:
-    _check_sizes(archive, problem)
+def _read_archive(archive: np.lib.npyio.NpzFile, problem: str, limit: int) -> Any:
+    _check_sizes(archive, problem, limit)
     if "__meta__" not in archive.files:
         raise ValueError(f"{problem}: the archive has no __meta__ entry (was it written by nn.save?).")
     meta = json.loads(archive["__meta__"].tobytes().decode())
@@ -155,4 +166,4 @@ def _read_archive(archive: np.lib.npyio.NpzFile, problem: str) -> Any:
         raise ValueError(f"{problem}: its metadata does not name the format {FORMAT!r}.")
     if meta.get("version") != VERSION:
         raise ValueError(f"{problem}: format version {meta.get('version')} is not supported.")
-    return _decode(meta["content"], {k: archive[k] for k in archive.files if k != "__meta__"})
+    return _decode(meta["content"], archive)  # reads only the members the metadata names
