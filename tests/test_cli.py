@@ -109,6 +109,7 @@ def test_critical_command_on_a_saved_model(tmp_path):
     (["train", "--hidden", "1000000000"], 1, "hidden sizes must be integers from 1 to 100,000"),
     (["graph", "a*9**9**9", "a=1"], 2, "overflows"),
     (["graph", "a + 10**10**8", "a=1"], 2, "overflows"),
+    (["graph", "a * 10.0**400", "a=1"], 2, "overflows"),
     (["graph", "a + 1/0", "a=1"], 2, "divides by zero"),
     (["graph", "a @ a", "a=1"], 2, "cannot be computed"),
     (["graph", "a + " + "9" * 1500, "a=1"], 2, "is too large"),
@@ -332,3 +333,30 @@ def test_ctrl_c_during_the_hessian_check_keeps_the_finished_training(tmp_path):
     assert process.returncode == 1 and "Traceback" not in stderr
     assert "after training; epoch 1 is saved" in stderr and "--resume" in stderr
     assert nn.load(out / "checkpoint.npz")["epoch"] == 1
+
+
+def test_a_tampered_checkpoint_is_refused_with_a_reason(tmp_path):
+    out = tmp_path / "run"
+    assert cli("train", *SMALL, "--epochs", "2", "--out", str(out)).returncode == 0
+    state = nn.load(out / "checkpoint.npz")
+    for change, message in [(("epoch", -5), "epoch count -5 is not between 0 and its 2 epochs"),
+                            (("history", {"loss": []}), "is not a training checkpoint")]:  # fmt: skip
+        bad = dict(state)
+        bad[change[0]] = change[1]
+        nn.save(bad, tmp_path / "bad.npz")
+        assert_clean_error(cli("train", "--resume", str(tmp_path / "bad.npz"), "--epochs", "4"), 1, message)
+
+
+def test_progress_off_a_terminal_is_one_plain_line_per_epoch(tmp_path):
+    result = cli("train", *SMALL[:-3], "--epochs", "2", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/2: loss" in result.stdout and "epoch 2/2: loss" in result.stdout
+    assert "\r" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file, so a chmod 000 file cannot be tested")
+def test_an_unreadable_checkpoint_says_so(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    nn.save({"w": np.ones(2)}, path)
+    path.chmod(0)
+    assert_clean_error(cli("train", "--resume", str(path)), 1, "cannot read")
