@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from tinygrad_edu import __version__, critical, nn, viz
+from tinygrad_edu.files import atomic_path
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.trainer import DATASETS, OPTIMIZERS, SCHEDULES, Diverged, Run, TrainConfig
 
@@ -175,8 +176,8 @@ def report(run: Run, folder: Path) -> None:
             "lowest_eigenvalue": float(point.eigenvalues[0]),
         },
     }  # fmt: skip
-    with writing(folder / "metrics.json"):
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    with atomic_path(folder / "metrics.json") as temporary:
+        temporary.write_text(json.dumps(metrics, indent=2))
     print(f"wrote {graph.name}, {', '.join(p.name for p in plots) or 'no plots'}, checkpoint.npz, metrics.json")
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from tinygrad_edu import ops
 from tinygrad_edu.engine import Function
+from tinygrad_edu.files import atomic_path
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import Tensor
 
@@ -194,7 +195,8 @@ def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str = "sv
         raise ValueError(f"format must be svg, png or pdf, got {format!r}.")
     path = Path(path)
     dot_file = path.with_suffix(".dot")
-    dot_file.write_text(graph.source)
+    with atomic_path(dot_file) as temporary:
+        temporary.write_text(graph.source)
     if shutil.which("dot") is None:
         raise GraphvizMissing(
             f"Graphviz's `dot` program is not installed, so only the DOT source was written to {dot_file}. "
@@ -212,7 +214,8 @@ def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str = "sv
         ) from None
     except subprocess.CalledProcessError as failed:
         raise RuntimeError(f"Graphviz could not draw {dot_file}: {failed.stderr.decode().strip()[:300]}") from None
-    target.write_bytes(drawn)
+    with atomic_path(target) as temporary:
+        temporary.write_bytes(drawn)
     return target
 
 
@@ -231,11 +234,13 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    path = Path(path)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    try:
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        _pyplot().close(fig)
+    return Path(path)
 
 
 def plot_curves(

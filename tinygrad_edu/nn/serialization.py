@@ -4,7 +4,7 @@ One ``.npz`` file (loaded with ``allow_pickle=False``) holds every array, plus
 an entry ``__meta__`` with JSON that describes the nested structure: dicts
 (with string or integer keys), lists, tuples, numbers, strings, booleans and
 None.  Files are written to a temporary file and renamed into place, so an
-interrupted save never destroys the previous checkpoint.
+interrupted save never destroys the previous checkpoint (files.py).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.files import atomic_path
 from tinygrad_edu.tensor import Tensor
 
 FORMAT = "tinygrad_edu-checkpoint"
@@ -78,28 +78,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     arrays: dict[str, np.ndarray] = {}
     meta = {"format": FORMAT, "version": VERSION, "content": _encode(obj, arrays, "object")}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: the folder {folder} does not exist.")
-    for stale in folder.glob(f".{path.name}.*.tmp"):  # left by a save that was killed (kill -9, power loss)
-        stale.unlink(missing_ok=True)
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except OSError as error:  # a full disk, a file size limit: the previous file at path is untouched
-        Path(temporary).unlink(missing_ok=True)
-        raise OSError(f"cannot write {path}: {error.strerror or error}; the previous file there is unchanged") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as f:  # a file, so numpy adds no ".npz"
+        np.savez(f, **arrays)
 
 
 def load(path: str | os.PathLike) -> Any:
