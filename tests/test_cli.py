@@ -360,3 +360,21 @@ def test_an_unreadable_checkpoint_says_so(tmp_path):
     nn.save({"w": np.ones(2)}, path)
     path.chmod(0)
     assert_clean_error(cli("train", "--resume", str(path)), 1, "cannot read")
+
+
+def test_kill_9_during_a_save_leaves_the_previous_checkpoint_whole(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "checkpoint.npz"
+    nn.save({"w": np.zeros(10)}, path)
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import numpy as np, sys\nfrom tinygrad_edu import nn\n"
+        "big = np.ones(20_000_000)\nwhile True:\n    nn.save({'w': big}, sys.argv[1])\n"
+    ), str(path)])  # fmt: skip
+    time.sleep(1.5)  # mid-way through writing 160 MB, most likely
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    assert nn.load(path)["w"].shape in ((10,), (20_000_000,))  # the old file or a whole new one, never a torn one
+    nn.save({"w": np.ones(3)}, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz"]  # the killed save's temporary is gone

@@ -142,6 +142,9 @@ def test_scheduler_state_from_another_scheduler_is_refused():
     (lambda o: S.ExponentialLR(o, gamma=-1), "finite gamma > 0"),
     (lambda o: S.ExponentialLR(o, gamma=float("nan")), "finite gamma > 0"),
     (lambda o: S.LambdaLR(o, lambda t: float("nan")), "gave the learning rate nan at step 0"),
+    (lambda o: S.LinearLR(o, total_iters=0), "total_iters must be an integer of at least 1"),
+    (lambda o: S.InverseSqrtLR(o, d_model=64, warmup_steps=0), "warmup_steps must be an integer of at least 1"),
+    (lambda o: S.WarmupLR(o, 2.5), "warmup_steps must be an integer"),
 ])  # fmt: skip
 def test_schedulers_refuse_arguments_that_would_break_the_learning_rate(make, message):
     opt = optim.SGD([Tensor([1.0], requires_grad=True)], lr=0.1)

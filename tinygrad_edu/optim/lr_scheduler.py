@@ -222,6 +222,7 @@ class LinearLR(LRScheduler):
     ) -> None:
         if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
             raise ValueError("LinearLR needs 0 < start_factor <= 1 and 0 <= end_factor <= 1.")
+        _require(total_iters, "total_iters", minimum=1)
         self.curve = functools.partial(
             linear_ramp, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters
         )
@@ -338,8 +339,7 @@ class WarmupLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, warmup_steps: int, after: LRScheduler | None = None, last_epoch: int = -1
     ) -> None:
-        if warmup_steps < 1:
-            raise ValueError(f"warmup_steps must be at least 1, got {warmup_steps}.")
+        _require(warmup_steps, "warmup_steps", minimum=1)
         if after is not None and after.optimizer is not optimizer:
             raise ValueError("WarmupLR: `after` must be a scheduler of the same optimizer.")
         self.warmup_steps, self.after = warmup_steps, after
@@ -354,5 +354,7 @@ class InverseSqrtLR(LRScheduler):
     """The Transformer schedule: base lr · d_model^−½ · min(s^−½, s · warmup^−³ᐟ²), s = step + 1."""
 
     def __init__(self, optimizer: Optimizer, d_model: int, warmup_steps: int, last_epoch: int = -1) -> None:
+        _require(d_model, "d_model", minimum=1)
+        _require(warmup_steps, "warmup_steps", minimum=1)
         self.curve = functools.partial(inverse_sqrt, d_model=d_model, warmup_steps=warmup_steps)
         super().__init__(optimizer, last_epoch)
