@@ -201,3 +201,22 @@ def test_parameter_list_follows_changes_to_the_module_tree():
     assert len(model.parameters()) == 4
     model.parameters().clear()  # the returned list is the caller's own
     assert len(model.parameters()) == 4
+
+
+def test_a_run_that_diverges_stops_and_keeps_its_last_good_checkpoint(tmp_path):
+    from tinygrad_edu import trainer
+
+    run = trainer.Run.create(trainer.TrainConfig(dataset="blobs", hidden=[8], epochs=3, schedule="none"))
+    path = tmp_path / "checkpoint.npz"
+    run.config.epochs = 1
+    run.train(progress=False, checkpoint=path)
+    good = nn.load(path)
+    run.config.epochs = 3
+    for p in run.model.parameters():
+        p.data *= 1e6  # as if a step had blown the weights up: the loss explodes
+    with pytest.raises(trainer.Diverged, match="training diverged in epoch 2.*checkpoint of epoch 1 is kept"):
+        run.train(progress=False, checkpoint=path)
+    kept = nn.load(path)
+    assert kept["epoch"] == 1
+    for name, value in good["model"].items():
+        np.testing.assert_array_equal(kept["model"][name], value)
