@@ -221,3 +221,32 @@ def test_eigenvalue_density_integrates_to_one_and_covers_the_spectrum():
     grid, density = critical.eigenvalue_density(lambda x: 0.5 * (x @ (Tensor(A) @ x)), np.zeros(40), steps=40)
     assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-3)
     assert grid[0] < -1 and grid[-1] > 3 and np.all(density >= 0)
+
+
+def test_make_hvp_builds_the_gradient_graph_once_and_applies_h_to_any_v():
+    from tinygrad_edu import make_hvp
+
+    A = RNG.standard_normal((4, 4))
+    f = lambda x, w: (x @ (Tensor(A) @ x)) * w.sum() + (w**3).sum()  # noqa: E731
+    x0, w0 = RNG.standard_normal(4), RNG.standard_normal(2)
+    calls = [0]
+
+    def counted(x, w):
+        calls[0] += 1
+        return f(x, w)
+
+    value, gradient, hvp_fn = make_hvp(counted, (x0, w0))
+    H = hessian(f, (x0, w0)).data
+    for _ in range(5):
+        v = (RNG.standard_normal(4), RNG.standard_normal(2))
+        hx, hw = hvp_fn(v)
+        np.testing.assert_allclose(np.concatenate([hx.data, hw.data]), H @ np.concatenate(v), rtol=1e-10)
+        np.testing.assert_allclose(hx.data, hvp(f, (x0, w0), v)[1][0].data, rtol=1e-12)
+    assert calls[0] == 1  # one forward pass served every product
+    assert value.item() == pytest.approx(f(Tensor(x0), Tensor(w0)).item())
+    expected_dx = (A + A.T) @ x0 * w0.sum()
+    np.testing.assert_allclose(gradient[0].data, expected_dx, rtol=1e-12)
+    with pytest.raises(ValueError, match="v must have the structure of inputs"):
+        hvp_fn(np.ones(4))
+    with pytest.raises(ValueError, match=r"v\[1\] has shape \(3,\)"):
+        hvp_fn((np.ones(4), np.ones(3)))

@@ -179,48 +179,97 @@ def _check_finite(arrays: Sequence[np.ndarray], what: str) -> None:
             raise FloatingPointError(f"{what} is not finite: input {i} has {a[where]} at index {where}.")
 
 
-def flat_hvp(loss: Callable[[], Tensor], params: Sequence[Tensor], vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """H·v by reverse-over-reverse: differentiate ⟨∇L(θ), v⟩ once more.
+HVP = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
 
-    Cost: one forward, one backward that records its graph, one backward
-    through that graph: a small constant times one gradient (Pearlmutter).
+
+def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tuple[Tensor, tuple, HVP]:
+    """L(θ), ∇L(θ) recorded as a graph of its own, and the map v ↦ H·v on that graph.
+
+    H·v is the gradient of ⟨∇L(θ), v⟩ (Pearlmutter): one backward through the
+    recorded gradient, seeded with v.  Built once, the map costs that backward
+    alone for each v: no forward pass, no first backward.
     """
     out = scalar_output(loss())
     grads = grad(out, params, create_graph=True, allow_unused=True)
-    # ∇⟨∇L, v⟩ = Σᵢ vᵢ · ∂(∇L)ᵢ/∂θ: the gradients themselves, seeded with v.
-    pairs = [(g, v) for g, v in zip(grads, vectors) if g is not None and g.requires_grad]
-    if not pairs:  # the gradient does not depend on θ: L is linear, H = 0
-        return [np.zeros_like(p.data) for p in params]
-    outputs = [g for g, _ in pairs]
-    second = grad(outputs, params, grad_outputs=[np.asarray(v, g.dtype) for g, v in pairs], allow_unused=True)
-    result = [g.data for g in _zeros_where_none(second, params)]
-    _check_finite(result, "the Hessian-vector product")
-    return result
+    live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]  # the others have ∂g/∂θ = 0
+
+    def hessian_times(vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        seeded = [i for i in live if np.any(vectors[i])]  # a zero block adds nothing (H·eᵢ seeds one)
+        if not seeded:  # v = 0, or the gradient does not depend on θ (L is linear): H·v = 0
+            return [np.zeros_like(p.data) for p in params]
+        outputs = [grads[i] for i in seeded]
+        seeds = [np.asarray(vectors[i], grads[i].dtype) for i in seeded]
+        second = grad(outputs, params, grad_outputs=seeds, retain_graph=True, allow_unused=True)
+        result = [g.data for g in _zeros_where_none(second, params)]
+        _check_finite(result, "the Hessian-vector product")
+        return result
+
+    return out, grads, hessian_times
+
+
+def flat_hvp(loss: Callable[[], Tensor], params: Sequence[Tensor], vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """H·v once (reverse-over-reverse): one forward, one backward that records its graph,
+    one backward through that graph — a small constant times one gradient."""
+    return gradient_graph(loss, params)[2](vectors)
 
 
 def flat_hessian(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> np.ndarray:
-    """The dense n×n Hessian over the flattened params: the gradient once with
-    its graph, then one backward through that graph per row."""
-    out = scalar_output(loss())
-    grads = _zeros_where_none(grad(out, params, create_graph=True, allow_unused=True), params)
-    sizes = [p.size for p in params]
-    n = sum(sizes)
-    hessian_rows = np.zeros((n, n))
-    row = 0
-    for g in grads:
-        flat = g.reshape(-1)
-        for i in range(flat.size):
-            if flat.requires_grad:
-                entries = _zeros_where_none(grad(flat[i], params, retain_graph=True, allow_unused=True), params)
-                hessian_rows[row] = np.concatenate([e.data.ravel() for e in entries])
-            row += 1
-    _check_finite([hessian_rows], "the Hessian")
-    return hessian_rows
+    """The dense n×n Hessian over the flattened params: the gradient graph once, then
+    one backward through it per column."""
+    return hessian_matrix(gradient_graph(loss, params)[2], [p.shape for p in params])
+
+
+def hessian_matrix(hessian_times: HVP, shapes: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """H = [H·e₁ … H·eₙ] from the map v ↦ H·v, over the flattened entries of the given shapes."""
+    basis = [np.zeros(shape) for shape in shapes]
+    flat_basis = [b.reshape(-1) for b in basis]  # views: setting an entry sets it in basis
+    columns = np.zeros((sum(b.size for b in basis),) * 2)
+    column = 0
+    for b in flat_basis:
+        for i in range(b.size):
+            b[i] = 1.0
+            columns[:, column] = np.concatenate([h.ravel() for h in hessian_times(basis)])
+            b[i] = 0.0
+            column += 1
+    _check_finite([columns], "the Hessian")
+    return columns
 
 
 def _unpack(arrays: Sequence[np.ndarray], is_tuple: bool) -> TensorOrTuple:
     tensors = tuple(Tensor._make(np.asarray(a), None) for a in arrays)
     return tensors if is_tuple else tensors[0]
+
+
+def _vectors_like(v: ArrayLike | Sequence[ArrayLike], leaves: Sequence[Tensor], is_tuple: bool) -> list[np.ndarray]:
+    """v as arrays, checked to have the structure and shapes of the inputs."""
+    vs = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if (isinstance(v, (tuple, list))) != is_tuple or len(vs) != len(leaves):
+        raise ValueError(
+            f"v must have the structure of inputs: {len(leaves)} "
+            f"{'tensors in a tuple' if is_tuple else 'tensor'}, got {len(vs)} ({type(v).__name__})."
+        )
+    vectors = [np.asarray(x.data if isinstance(x, Tensor) else x, dtype=float) for x in vs]
+    for i, (x, vec) in enumerate(zip(leaves, vectors)):
+        if vec.shape != x.shape:
+            raise ValueError(f"v[{i}] has shape {vec.shape} but input {i} has shape {x.shape}.")
+    return vectors
+
+
+def make_hvp(
+    f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]
+) -> tuple[Tensor, TensorOrTuple, Callable[[ArrayLike | Sequence[ArrayLike]], TensorOrTuple]]:
+    """(f(inputs), ∇f(inputs), hvp_fn) with the gradient's graph built once at inputs:
+    ``hvp_fn(v)`` is H·v for any v of the structure of inputs, for the cost of one
+    backward through that graph (Lanczos, Hutchinson and the dense Hessian call it
+    many times at one point)."""
+    leaves, is_tuple = _fresh_leaves(inputs)
+    value, grads, hessian_times = gradient_graph(lambda: f(*leaves), leaves)
+
+    def hvp_fn(v: ArrayLike | Sequence[ArrayLike]) -> TensorOrTuple:
+        return _unpack(hessian_times(_vectors_like(v, leaves, is_tuple)), is_tuple)
+
+    gradient = _unpack([g.data for g in _zeros_where_none(grads, leaves)], is_tuple)
+    return value.detach(), gradient, hvp_fn
 
 
 def hvp(
@@ -232,19 +281,9 @@ def hvp(
     shapes, and so does the returned H·v.
     """
     leaves, is_tuple = _fresh_leaves(inputs)
-    vs = tuple(v) if isinstance(v, (tuple, list)) else (v,)
-    if (isinstance(v, (tuple, list))) != is_tuple or len(vs) != len(leaves):
-        raise ValueError(
-            f"v must have the structure of inputs: {len(leaves)} "
-            f"{'tensors in a tuple' if is_tuple else 'tensor'}, got {len(vs)} ({type(v).__name__})."
-        )
-    vectors = [np.asarray(x.data if isinstance(x, Tensor) else x, dtype=float) for x in vs]
-    for i, (x, vec) in enumerate(zip(leaves, vectors)):
-        if vec.shape != x.shape:
-            raise ValueError(f"v[{i}] has shape {vec.shape} but input {i} has shape {x.shape}.")
-    value = f(*leaves)
-    products = flat_hvp(lambda: value, leaves, vectors)  # one forward pass serves both
-    return value.detach(), _unpack(products, is_tuple)
+    vectors = _vectors_like(v, leaves, is_tuple)  # checked before any work
+    value, _, hessian_times = gradient_graph(lambda: f(*leaves), leaves)
+    return value.detach(), _unpack(hessian_times(vectors), is_tuple)
 
 
 def hessian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]) -> Tensor:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.autograd import _fresh_leaves, flat_hessian, flat_hvp, grad, scalar_output
+from tinygrad_edu.autograd import _fresh_leaves, gradient_graph, hessian_matrix, scalar_output
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import Tensor
 
@@ -70,6 +70,7 @@ class Objective:
             self.tensors = list(leaves)
             self.evaluate = lambda: f(*leaves)
             self.pack = type(params) if is_sequence else lambda pieces: pieces[0]
+        self._at: tuple[float, np.ndarray, Any] | None = None  # (L, ∇L, v ↦ H·v) at the current θ
         self.shapes = [t.shape for t in self.tensors]
         self.sizes = [t.size for t in self.tensors]
         self.n = sum(self.sizes)
@@ -79,22 +80,28 @@ class Objective:
     def loss(self) -> float:
         return scalar_output(self.evaluate()).item()
 
+    def at_point(self) -> tuple[float, np.ndarray, Any]:
+        """L(θ), the flat ∇L(θ) and the map v ↦ H·v, from one forward and one recorded backward
+        at the current θ (built on first use, kept until ``move``)."""
+        if self._at is None:
+            out, grads, hessian_times = gradient_graph(self.evaluate, self.tensors)
+            flat = np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, self.sizes)])
+            self._at = (out.item(), flat, hessian_times)
+        return self._at
+
     def loss_and_gradient(self) -> tuple[float, np.ndarray]:
-        """L(θ) and the flat ∇L(θ), from one forward pass."""
-        out = scalar_output(self.evaluate())
-        grads = grad(out, self.tensors, allow_unused=True)
-        gradient = np.concatenate([np.zeros(s) if g is None else g.data.ravel() for g, s in zip(grads, self.sizes)])
-        return out.item(), gradient
+        return self.at_point()[:2]
 
     def split(self, flat: np.ndarray) -> list[np.ndarray]:
         flat = np.asarray(flat, dtype=float)
         return [flat[part].reshape(shape) for part, shape in zip(self.slices, self.shapes)]
 
     def hvp(self, v: np.ndarray) -> np.ndarray:
-        return np.concatenate([h.ravel() for h in flat_hvp(self.evaluate, self.tensors, self.split(v))])
+        """H·v for a flat v: one backward through the gradient graph built once at this point."""
+        return np.concatenate([h.ravel() for h in self.at_point()[2](self.split(v))])
 
     def hessian(self) -> np.ndarray:
-        H = flat_hessian(self.evaluate, self.tensors)
+        H = hessian_matrix(self.at_point()[2], self.shapes)
         return (H + H.T) / 2  # symmetric up to rounding; make it exactly so for eigh
 
     def structured(self, flat: np.ndarray) -> Any:
@@ -102,7 +109,8 @@ class Objective:
         return self.pack(self.split(flat))
 
     def move(self, flat: np.ndarray) -> None:
-        """θ ← θ + flat, in place."""
+        """θ ← θ + flat, in place (the gradient graph of the old point is dropped)."""
+        self._at = None
         for t, piece in zip(self.tensors, self.split(flat)):
             t.data += piece.astype(t.dtype)
             t.bump_version()
