@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import sweep
+from tinygrad_edu.engine import sweep, tangent_sweep
 from tinygrad_edu.tensor import ArrayLike, Tensor, initial_gradient
 
 
@@ -147,7 +147,9 @@ def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike]) -> tuple[tuple[Tensor
     items = inputs if is_tuple else (inputs,)
     leaves = []
     for x in items:
-        data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float)
+        data = np.asarray(x.data if isinstance(x, Tensor) else x)
+        if data.dtype.kind != "f":  # integers and booleans become float64; float32 stays float32
+            data = data.astype(np.float64)
         leaf = Tensor._make(data, None)
         leaf.requires_grad = True
         leaves.append(leaf)
@@ -286,24 +288,81 @@ def hvp(
     return value.detach(), _unpack(hessian_times(vectors), is_tuple)
 
 
+def jvp(
+    f: Callable[..., Tensor | tuple[Tensor, ...]],
+    primals: Sequence[ArrayLike],
+    tangents: Sequence[ArrayLike],
+    create_graph: bool = False,
+) -> tuple[TensorOrTuple, TensorOrTuple]:
+    """(f(*primals), J·tangents): forward mode, torch.func.jvp's semantics.
+
+    primals and tangents are tuples of the same structure, shapes and dtypes; f
+    may return a Tensor or a tuple of them (the tangent is then a tuple too).
+    f runs once, recording its graph; then the tangents flow through that graph
+    in creation order, each op's tangent rule beside its backward rule (ops.py).
+    With ``create_graph=True`` the tangent can be differentiated again.
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp takes primals and tangents as tuples, as torch.func.jvp: jvp(f, (x,), (v,)).")
+    # Primals that already require grad are used as they are, so that the tangent stays a function of
+    # them (reverse over forward); the others become fresh leaves.
+    fresh, _ = _fresh_leaves(tuple(primals))
+    leaves = tuple(p if isinstance(p, Tensor) and p.requires_grad else x for p, x in zip(primals, fresh))
+    vectors = _vectors_like(tuple(tangents), leaves, True)
+    for i, (x, t) in enumerate(zip(leaves, tangents)):
+        given = np.asarray(t.data if isinstance(t, Tensor) else t)
+        if given.dtype.kind == "f" and given.dtype != x.dtype:
+            raise TypeError(f"tangent {i} has dtype {given.dtype} but primal {i} has dtype {x.dtype}; make them match.")
+        vectors[i] = vectors[i].astype(x.dtype)
+    out = f(*leaves)
+    outs = out if isinstance(out, tuple) else (out,)
+    if not all(isinstance(o, Tensor) for o in outs):
+        raise TypeError(f"f must return a Tensor or a tuple of Tensors, got {type(out).__name__}.")
+    seeds = {x: (Tensor._make(v, None) if create_graph else v) for x, v in zip(leaves, vectors)}
+    found = tangent_sweep(outs, seeds, create_graph=create_graph)
+    tangent_outs = tuple(
+        Tensor(np.zeros_like(o.data)) if t is None else t if create_graph else Tensor._make(np.asarray(t), None)
+        for o, t in zip(outs, found)
+    )
+    if isinstance(out, tuple):
+        return tuple(o.detach() for o in outs), tangent_outs
+    return out.detach(), tangent_outs[0]
+
+
 def hessian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]) -> Tensor:
     """The (n, n) Hessian of a scalar f over the flattened inputs (concatenated for a tuple)."""
     leaves, _ = _fresh_leaves(inputs)
     return Tensor._make(flat_hessian(lambda: f(*leaves), leaves), None)
 
 
-def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]) -> TensorOrTuple:
-    """∂f/∂inputs: shape output.shape + input.shape (a tuple of those for tuple inputs)."""
+def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], mode: str = "reverse") -> TensorOrTuple:
+    """∂f/∂inputs: shape output.shape + input.shape (a tuple of those for tuple inputs).
+
+    mode="reverse": one backward per output entry; mode="forward": one tangent
+    sweep per input entry (cheaper when there are fewer inputs than outputs).
+    f runs once either way.
+    """
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}.")
     leaves, is_tuple = _fresh_leaves(inputs)
     out = f(*leaves)
     if not isinstance(out, Tensor):
         raise TypeError(f"f must return a Tensor, got {type(out).__name__}.")
     blocks = [np.zeros(out.shape + x.shape) for x in leaves]
-    if out.requires_grad:
+    if out.requires_grad and mode == "reverse":
         flat_out = out.reshape(-1)
         for j, index in enumerate(np.ndindex(out.shape)):
             rows = grad(flat_out[j], leaves, retain_graph=True, allow_unused=True)
             for block, row in zip(blocks, rows):
                 if row is not None:
                     block[index] = row.data
+    elif out.requires_grad:
+        for x, block in zip(leaves, blocks):
+            basis = np.zeros(x.shape, x.dtype)
+            for index in np.ndindex(x.shape):
+                basis[index] = 1.0
+                (column,) = tangent_sweep([out], {x: basis}, create_graph=False)
+                basis[index] = 0.0
+                if column is not None:
+                    block[(...,) + index] = column
     return _unpack(blocks, is_tuple)

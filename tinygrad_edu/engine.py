@@ -90,18 +90,29 @@ Rule = Callable[..., Any]  # rule(xp, g, out, *inputs, **options) -> gradient of
 
 
 class Op:
-    """An operation: ``forward(*arrays, **options) -> ndarray`` and one
-    backward rule per input, ``rule(xp, g, out, *inputs, **options)``.
+    """An operation: ``forward(*arrays, **options) -> ndarray``, one backward rule
+    per input, ``vjp[i](xp, g, out, *inputs, **options)`` = (∂out/∂xᵢ)ᵀ·g, and
+    one tangent rule per input, ``jvp[i](xp, ẋᵢ, out, *inputs, **options)`` =
+    (∂out/∂xᵢ)·ẋᵢ.  For an ``elementwise`` op the Jacobian is diagonal, so the
+    backward rules are the tangent rules.
 
     With ``saves=True`` the forward returns ``(out, saved)`` and the rules
     get ``saved=`` too: values the forward computed that the rules reuse.
     """
 
     def __init__(
-        self, name: str, forward: Callable[..., Any], *vjp: Rule, saves: bool = False, vjp_each: Rule | None = None
+        self,
+        name: str,
+        forward: Callable[..., Any],
+        *vjp: Rule,
+        saves: bool = False,
+        vjp_each: Rule | None = None,
+        jvp: Sequence[Rule] | SameRuleForEach = (),
+        elementwise: bool = False,
     ) -> None:
         self.name, self.forward, self.saves = name, forward, saves
         self.vjp = vjp if vjp_each is None else SameRuleForEach(vjp_each)
+        self.jvp = self.vjp if elementwise else jvp
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
@@ -330,6 +341,45 @@ def sweep(
             if not retain_graph:
                 node.free()
     return found
+
+
+# ----------------------------------------------------------------------------
+# The tangent sweep (forward mode)
+# ----------------------------------------------------------------------------
+def tangent_sweep(outputs: Sequence[Tensor], seeds: dict[Tensor, Any], *, create_graph: bool) -> list[Any]:
+    """Forward mode over a recorded graph: push the tangents ẋ of the seeded tensors
+    to the outputs, ẏ = Σᵢ (∂y/∂xᵢ)·ẋᵢ, node by node in creation order (the mirror
+    of ``sweep``).  Returns each output's tangent (None where no seed reaches it)."""
+    xp = tensor_xp if create_graph else numpy_xp
+    tangents: dict[Any, Any] = {x._node or x: t for x, t in seeds.items()}  # keyed by node, or by leaf
+    nodes, stack, seen = [], [t._node for t in outputs if t._node is not None], set()
+    while stack:  # every node the outputs were computed from
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            nodes.append(node)
+            stack.extend(x._node for x in node.inputs if isinstance(x, Tensor) and x._node is not None)
+    with enable_grad() if create_graph else no_grad():
+        for node in sorted(nodes, key=lambda n: n.sequence):
+            rules, options, total = node.op.jvp, node.options, None
+            if node.freed:
+                raise RuntimeError(FREED.format(op=node.name))
+            if not rules:
+                raise NotImplementedError(f"{node.name} has no tangent rule, so forward mode cannot go through it.")
+            out, inputs = (Tensor._make(node.out, node), node.inputs) if create_graph else (node.out, node.arrays)
+            for i in node.wants:
+                x = node.inputs[i]
+                dx = tangents.get(x._node or x)
+                if dx is not None:
+                    part = rules[i](xp, dx, out, *inputs, **options)
+                    total = part if total is None else total + part
+            if total is not None:
+                if total.shape != node.out.shape:  # an input that was broadcast
+                    total = xp.broadcast_to(total, node.out.shape)
+                if total.dtype != node.out.dtype:
+                    total = xp.astype(total, node.out.dtype)
+                tangents[node] = total
+    return [tangents.get(t._node or t) for t in outputs]
 
 
 # The classes the engine hands out and the namespace of the graph path build on

@@ -36,6 +36,11 @@ def flip(x: np.ndarray, axis: Any = None) -> np.ndarray:
     return np.flip(x, axis)
 
 
+def pad(x: np.ndarray, pad_width: Any) -> np.ndarray:
+    """np.pad with zeros; ``pad_width`` holds one (before, after) pair per axis."""
+    return np.pad(x, pad_width) if x.ndim else x.copy()
+
+
 def reshape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return x.reshape(shape)
 

@@ -13,6 +13,7 @@ input's dtype, so ``Add``'s rules are just ``g``.  An op with no rules
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from tinygrad_edu import numpy_xp
-from tinygrad_edu.engine import Op, sum_to
+from tinygrad_edu.engine import Op, SameRuleForEach, sum_to
 
 
 def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
@@ -32,11 +33,11 @@ def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
 
 
 # --------------------------------------------------------------- arithmetic
-Add = Op("Add", np.add, lambda xp, g, out, x, y: g, lambda xp, g, out, x, y: g)
-Sub = Op("Sub", np.subtract, lambda xp, g, out, x, y: g, lambda xp, g, out, x, y: -g)
-Mul = Op("Mul", np.multiply, lambda xp, g, out, x, y: g * y, lambda xp, g, out, x, y: g * x)
-Div = Op("Div", np.divide, lambda xp, g, out, x, y: g / y, lambda xp, g, out, x, y: -g * out / y)
-Neg = Op("Neg", np.negative, lambda xp, g, out, x: -g)
+Add = Op("Add", np.add, lambda xp, g, out, x, y: g, lambda xp, g, out, x, y: g, elementwise=True)
+Sub = Op("Sub", np.subtract, lambda xp, g, out, x, y: g, lambda xp, g, out, x, y: -g, elementwise=True)
+Mul = Op("Mul", np.multiply, lambda xp, g, out, x, y: g * y, lambda xp, g, out, x, y: g * x, elementwise=True)
+Div = Op("Div", np.divide, lambda xp, g, out, x, y: g / y, lambda xp, g, out, x, y: -g * out / y, elementwise=True)
+Neg = Op("Neg", np.negative, lambda xp, g, out, x: -g, elementwise=True)
 
 
 def _pow_dx(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
@@ -51,11 +52,12 @@ def _pow_dy(xp: Any, g: Any, out: Any, x: Any, y: Any) -> Any:
     return g * xp.where(zero, at_zero, xp.where(zero, 0, out) * xp.log(xp.where(zero, 1, x)))
 
 
-Pow = Op("Pow", np.power, _pow_dx, _pow_dy)
+Pow = Op("Pow", np.power, _pow_dx, _pow_dy, elementwise=True)
 PowScalar = Op(  # xᶜ for a number c, the common case, drawn as "**c":  x̄ = ḡ·c·xᶜ⁻¹ (0 for c = 0)
     "PowScalar",
     lambda x, exponent: x**exponent,
     lambda xp, g, out, x, exponent: g * (exponent * x ** (exponent - 1) if exponent else 0),
+    elementwise=True,
 )
 
 
@@ -80,50 +82,70 @@ def _matmul_db(xp: Any, g: Any, out: Any, a: Any, b: Any) -> Any:
     return xp.reshape(sum_to(xp, xp.swapaxes(a2, -1, -2) @ g, b2.shape), b.shape)
 
 
-MatMul = Op("MatMul", np.matmul, _matmul_da, _matmul_db)
+MatMul = Op(
+    "MatMul",
+    np.matmul,
+    _matmul_da,
+    _matmul_db,
+    jvp=(lambda xp, da, out, a, b: da @ b, lambda xp, db, out, a, b: a @ db),
+)
 
 # -------------------------------------------------------------- elementwise
-Exp = Op("Exp", np.exp, lambda xp, g, out, x: g * out)
-Log = Op("Log", np.log, lambda xp, g, out, x: g / x)
-Sqrt = Op("Sqrt", np.sqrt, lambda xp, g, out, x: g / (2 * out))
-Abs = Op("Abs", np.abs, lambda xp, g, out, x: g * xp.sign(x))
-Square = Op("Square", np.square, lambda xp, g, out, x: g * (2 * x))
-Sin = Op("Sin", np.sin, lambda xp, g, out, x: g * xp.cos(x))
-Cos = Op("Cos", np.cos, lambda xp, g, out, x: -g * xp.sin(x))
-Tan = Op("Tan", np.tan, lambda xp, g, out, x: g * (1 + out * out))
-Log1p = Op("Log1p", np.log1p, lambda xp, g, out, x: g / (1 + x))
-Expm1 = Op("Expm1", np.expm1, lambda xp, g, out, x: g * (out + 1))
-Log2 = Op("Log2", np.log2, lambda xp, g, out, x: g / (x * math.log(2)))
-Log10 = Op("Log10", np.log10, lambda xp, g, out, x: g / (x * math.log(10)))
-Exp2 = Op("Exp2", np.exp2, lambda xp, g, out, x: g * out * math.log(2))
+Exp = Op("Exp", np.exp, lambda xp, g, out, x: g * out, elementwise=True)
+Log = Op("Log", np.log, lambda xp, g, out, x: g / x, elementwise=True)
+Sqrt = Op("Sqrt", np.sqrt, lambda xp, g, out, x: g / (2 * out), elementwise=True)
+Abs = Op("Abs", np.abs, lambda xp, g, out, x: g * xp.sign(x), elementwise=True)
+Square = Op("Square", np.square, lambda xp, g, out, x: g * (2 * x), elementwise=True)
+Sin = Op("Sin", np.sin, lambda xp, g, out, x: g * xp.cos(x), elementwise=True)
+Cos = Op("Cos", np.cos, lambda xp, g, out, x: -g * xp.sin(x), elementwise=True)
+Tan = Op("Tan", np.tan, lambda xp, g, out, x: g * (1 + out * out), elementwise=True)
+Log1p = Op("Log1p", np.log1p, lambda xp, g, out, x: g / (1 + x), elementwise=True)
+Expm1 = Op("Expm1", np.expm1, lambda xp, g, out, x: g * (out + 1), elementwise=True)
+Log2 = Op("Log2", np.log2, lambda xp, g, out, x: g / (x * math.log(2)), elementwise=True)
+Log10 = Op("Log10", np.log10, lambda xp, g, out, x: g / (x * math.log(10)), elementwise=True)
+Exp2 = Op("Exp2", np.exp2, lambda xp, g, out, x: g * out * math.log(2), elementwise=True)
 Logaddexp = Op(  # out = log(eˣ + eʸ):  x̄ = ḡ·eˣ⁻ᵒᵘᵗ,  ȳ = ḡ·eʸ⁻ᵒᵘᵗ
     "Logaddexp",
     np.logaddexp,
     lambda xp, g, out, x, y: g * xp.exp(x - out),
     lambda xp, g, out, x, y: g * xp.exp(y - out),
+    elementwise=True,
 )
 Maximum = Op(  # ties share ḡ equally, as in PyTorch
     "Maximum",
     np.maximum,
     lambda xp, g, out, x, y: g * ((x > y) + (x == y) * 0.5),
     lambda xp, g, out, x, y: g * ((y > x) + (x == y) * 0.5),
+    elementwise=True,
 )
 Minimum = Op(
     "Minimum",
     np.minimum,
     lambda xp, g, out, x, y: g * ((x < y) + (x == y) * 0.5),
     lambda xp, g, out, x, y: g * ((y < x) + (x == y) * 0.5),
+    elementwise=True,
 )
 Remainder = Op(  # x mod y = x − ⌊x/y⌋·y:  x̄ = ḡ,  ȳ = −ḡ·⌊x/y⌋
-    "Remainder", np.remainder, lambda xp, g, out, x, y: g, lambda xp, g, out, x, y: -g * xp.floor_divide(x, y)
+    "Remainder",
+    np.remainder,
+    lambda xp, g, out, x, y: g,
+    lambda xp, g, out, x, y: -g * xp.floor_divide(x, y),
+    elementwise=True,
 )
-ReLU = Op("ReLU", lambda x: np.maximum(x, 0), lambda xp, g, out, x: g * (x > 0))
-Sigmoid = Op("Sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)), lambda xp, g, out, x: g * out * (1 - out))
-Tanh = Op("Tanh", np.tanh, lambda xp, g, out, x: g * (1 - out * out))
+ReLU = Op("ReLU", lambda x: np.maximum(x, 0), lambda xp, g, out, x: g * (x > 0), elementwise=True)
+Sigmoid = Op(
+    "Sigmoid", lambda x: np.exp(-np.logaddexp(0, -x)), lambda xp, g, out, x: g * out * (1 - out), elementwise=True
+)
+Tanh = Op("Tanh", np.tanh, lambda xp, g, out, x: g * (1 - out * out), elementwise=True)
 Clip = Op(  # the gradient passes where x was left unchanged
-    "Clip", lambda x, low, high: np.clip(x, low, high), lambda xp, g, out, x, low, high: g * (out == x)
+    "Clip",
+    lambda x, low, high: np.clip(x, low, high),
+    lambda xp, g, out, x, low, high: g * (out == x),
+    elementwise=True,
 )
-Cast = Op("Cast", lambda x, dtype: x.astype(dtype), lambda xp, g, out, x, dtype: g)  # the engine casts ḡ back
+Cast = Op(  # the engine casts ḡ (and a tangent) to the right dtype
+    "Cast", lambda x, dtype: x.astype(dtype), lambda xp, g, out, x, dtype: g, elementwise=True
+)
 
 Where = Op(  # the condition gets no gradient; each branch gets ḡ where it was chosen
     "Where",
@@ -131,6 +153,7 @@ Where = Op(  # the condition gets no gradient; each branch gets ḡ where it was
     None,
     lambda xp, g, out, c, x, y: xp.where(c, g, 0),
     lambda xp, g, out, c, x, y: xp.where(c, 0, g),
+    elementwise=True,
 )
 
 
@@ -140,13 +163,13 @@ def _flat(xp: Any, g: Any, out: Any, *inputs: Any, **options: Any) -> Any:
 
 
 Sign, Floor, Ceil, Trunc = (
-    Op("Sign", np.sign, _flat),
-    Op("Floor", np.floor, _flat),
-    Op("Ceil", np.ceil, _flat),
-    Op("Trunc", np.trunc, _flat),
+    Op("Sign", np.sign, _flat, elementwise=True),
+    Op("Floor", np.floor, _flat, elementwise=True),
+    Op("Ceil", np.ceil, _flat, elementwise=True),
+    Op("Trunc", np.trunc, _flat, elementwise=True),
 )
-Round = Op("Round", lambda x, decimals: np.round(x, decimals), _flat)
-FloorDivide = Op("FloorDivide", np.floor_divide, _flat, _flat)
+Round = Op("Round", lambda x, decimals: np.round(x, decimals), _flat, elementwise=True)
+FloorDivide = Op("FloorDivide", np.floor_divide, _flat, _flat, elementwise=True)
 
 # no gradient at all: the results are booleans or integers
 Equal, NotEqual = Op("Equal", np.equal), Op("NotEqual", np.not_equal)
@@ -205,17 +228,47 @@ def _logsumexp_dx(xp: Any, g: Any, out: Any, x: Any, axis: Any, keepdims: bool) 
     return g * xp.exp(x - out)
 
 
-Sum = Op("Sum", numpy_xp.sum, _sum_dx)
-Prod = Op("Prod", lambda x, axis, keepdims: x.prod(axis=axis, keepdims=keepdims), _prod_dx)
-LogSumExp = Op("LogSumExp", _logsumexp, _logsumexp_dx)
+def _reduction_jvp(vjp: Any) -> Any:
+    """The tangent rule of a reduction out = r(x) along axis: ṙ = Σᵢ (∂out/∂xᵢ)·ẋᵢ, where
+    ∂out/∂xᵢ is the backward rule's answer for ḡ = 1."""
+
+    def jvp(xp: Any, dx: Any, out: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+        return xp.sum(vjp(xp, xp.zeros_like(out) + 1, out, x, axis, keepdims) * dx, axis, keepdims)
+
+    return jvp
+
+
+Sum = Op("Sum", numpy_xp.sum, _sum_dx, jvp=(lambda xp, dx, out, x, axis, keepdims: xp.sum(dx, axis, keepdims),))
+Prod = Op(
+    "Prod", lambda x, axis, keepdims: x.prod(axis=axis, keepdims=keepdims), _prod_dx, jvp=(_reduction_jvp(_prod_dx),)
+)
+LogSumExp = Op("LogSumExp", _logsumexp, _logsumexp_dx, jvp=(_reduction_jvp(_logsumexp_dx),))
 CumSum = Op(  # x̄ᵢ = Σ_{k ≥ i} ḡₖ: the cumulative sum taken from the other end
-    "CumSum", numpy_xp.cumsum, lambda xp, g, out, x, axis: xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis)
+    "CumSum",
+    numpy_xp.cumsum,
+    lambda xp, g, out, x, axis: xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis),
+    jvp=(lambda xp, dx, out, x, axis: xp.cumsum(dx, axis),),
 )
-Max = Op("Max", lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims), _extreme_dx)
-Min = Op("Min", lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims), _extreme_dx)
-Softmax = Op(  # s = softmax(x);  x̄ = s·(ḡ − Σ ḡ·s)
-    "Softmax", numpy_xp.softmax, lambda xp, g, out, x, axis, known=None: out * (g - xp.sum(g * out, axis, True))
+Max = Op(
+    "Max",
+    lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims),
+    _extreme_dx,
+    jvp=(_reduction_jvp(_extreme_dx),),
 )
+Min = Op(
+    "Min",
+    lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims),
+    _extreme_dx,
+    jvp=(_reduction_jvp(_extreme_dx),),
+)
+
+
+def _softmax_dx(xp: Any, g: Any, out: Any, x: Any, axis: int, known: Any = None) -> Any:
+    """s = softmax(x):  x̄ = s·(ḡ − Σ ḡ·s).  The Jacobian diag(s) − s·sᵀ is symmetric: the same rule maps tangents."""
+    return out * (g - xp.sum(g * out, axis, True))
+
+
+Softmax = Op("Softmax", numpy_xp.softmax, _softmax_dx, jvp=(_softmax_dx,))
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -223,22 +276,49 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-LogSoftmax = Op("LogSoftmax", _log_softmax, lambda xp, g, out, x, axis: g - xp.exp(out) * xp.sum(g, axis, True))
+LogSoftmax = Op(  # out = x − log Σeˣ:  x̄ = ḡ − softmax·Σḡ,  ȯut = ẋ − Σ softmax·ẋ
+    "LogSoftmax",
+    _log_softmax,
+    lambda xp, g, out, x, axis: g - xp.exp(out) * xp.sum(g, axis, True),
+    jvp=(lambda xp, dx, out, x, axis: dx - xp.sum(xp.exp(out) * dx, axis, True),),
+)
 
 # -------------------------------------------------------------------- shape
-Reshape = Op("Reshape", numpy_xp.reshape, lambda xp, g, out, x, shape: xp.reshape(g, x.shape))
-Transpose = Op(  # axes: a permutation of 0 … ndim−1; the inverse permutation undoes it
-    "Transpose", numpy_xp.transpose, lambda xp, g, out, x, axes: xp.transpose(g, tuple(np.argsort(axes)))
+# The linear ops: each tangent rule is the op itself, applied to the tangent.
+Reshape = Op(
+    "Reshape",
+    numpy_xp.reshape,
+    lambda xp, g, out, x, shape: xp.reshape(g, x.shape),
+    jvp=(lambda xp, dx, out, x, shape: xp.reshape(dx, out.shape),),
 )
-Expand = Op("Expand", np.broadcast_to, lambda xp, g, out, x, shape: g)  # the engine sums ḡ back to x's shape
-Flip = Op("Flip", numpy_xp.flip, lambda xp, g, out, x, axis: xp.flip(g, axis))
+Transpose = Op(  # axes: a permutation of 0 … ndim−1; the inverse permutation undoes it
+    "Transpose",
+    numpy_xp.transpose,
+    lambda xp, g, out, x, axes: xp.transpose(g, tuple(np.argsort(axes))),
+    jvp=(lambda xp, dx, out, x, axes: xp.transpose(dx, axes),),
+)
+Expand = Op(  # the engine sums ḡ back to x's shape, and broadcasts a tangent to the output's
+    "Expand", np.broadcast_to, lambda xp, g, out, x, shape: g, jvp=(lambda xp, dx, out, x, shape: dx,)
+)
+Flip = Op("Flip", numpy_xp.flip, lambda xp, g, out, x, axis: xp.flip(g, axis), elementwise=True)  # self-adjoint
 Pad = Op(  # pad_width: one (before, after) pair per axis; x̄ is ḡ without the padding
     "Pad",
     lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value) if x.ndim else x.copy(),  # 0-d: no axis
     lambda xp, g, out, x, pad_width, value: g[tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))],
+    jvp=(lambda xp, dx, out, x, pad_width, value: xp.pad(dx, pad_width),),
 )
-GetItem = Op("GetItem", lambda x, index: x[index], lambda xp, g, out, x, index: xp.scatter_add(g, x.shape, index))
-ScatterAdd = Op("ScatterAdd", numpy_xp.scatter_add, lambda xp, g, out, x, shape, index: g[index])
+GetItem = Op(
+    "GetItem",
+    lambda x, index: x[index],
+    lambda xp, g, out, x, index: xp.scatter_add(g, x.shape, index),
+    jvp=(lambda xp, dx, out, x, index: dx[index],),
+)
+ScatterAdd = Op(
+    "ScatterAdd",
+    numpy_xp.scatter_add,
+    lambda xp, g, out, x, shape, index: g[index],
+    jvp=(lambda xp, dx, out, x, shape, index: xp.scatter_add(dx, shape, index),),
+)
 
 
 def _concatenate_dx(xp: Any, g: Any, out: Any, *xs: Any, axis: int, argnum: int) -> Any:
@@ -249,4 +329,16 @@ def _concatenate_dx(xp: Any, g: Any, out: Any, *xs: Any, axis: int, argnum: int)
     return g[(slice(None),) * axis + (slice(start, start + xs[argnum].shape[axis]),)]
 
 
-Concatenate = Op("Concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp_each=_concatenate_dx)
+def _concatenate_tangent(xp: Any, dx: Any, out: Any, *xs: Any, axis: int, argnum: int) -> Any:
+    """Input ``argnum``'s tangent in its own slice of the output, zeros elsewhere."""
+    before = builtins.sum(x.shape[axis] for x in xs[:argnum])
+    after = out.shape[axis] - before - xs[argnum].shape[axis]
+    return xp.pad(dx, tuple((before, after) if i == axis else (0, 0) for i in range(out.ndim)))
+
+
+Concatenate = Op(
+    "Concatenate",
+    lambda *xs, axis: np.concatenate(xs, axis=axis),
+    vjp_each=_concatenate_dx,
+    jvp=SameRuleForEach(_concatenate_tangent),
+)

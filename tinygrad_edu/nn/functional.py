@@ -45,6 +45,11 @@ Linear = Op(  # out = x @ wᵀ + b (PyTorch's layout):  x̄ = ḡ @ w,  w̄ = �
     lambda xp, g, out, x, w, b=None: g @ w,
     lambda xp, g, out, x, w, b=None: xp.transpose(_rows(xp, g)) @ _rows(xp, x),
     lambda xp, g, out, x, w, b=None: xp.sum(_rows(xp, g), axis=0),
+    jvp=(  # ȯut = ẋ @ wᵀ + x @ ẇᵀ + ḃ
+        lambda xp, dx, out, x, w, b=None: dx @ xp.transpose(w),
+        lambda xp, dw, out, x, w, b=None: x @ xp.transpose(dw),
+        lambda xp, db, out, x, w, b=None: db,  # the engine broadcasts it over the rows
+    ),
 )
 
 
@@ -58,7 +63,14 @@ def _mse_dx(xp: Any, g: Any, out: Any, x: Any, t: Any, scale: float) -> Any:
 
 
 MSE = Op(  # scale · Σ(x − t)²  (scale = 1/N for the mean):  x̄ = 2·scale·ḡ·(x − t),  t̄ = −x̄
-    "MSELoss", _mse, _mse_dx, lambda xp, g, out, x, t, scale: -_mse_dx(xp, g, out, x, t, scale)
+    "MSELoss",
+    _mse,
+    _mse_dx,
+    lambda xp, g, out, x, t, scale: -_mse_dx(xp, g, out, x, t, scale),
+    jvp=(  # ȯut = 2·scale·Σ (x − t)·(ẋ − ṫ)
+        lambda xp, dx, out, x, t, scale: xp.sum(_mse_dx(xp, 1.0, out, x, t, scale) * dx),
+        lambda xp, dt, out, x, t, scale: -xp.sum(_mse_dx(xp, 1.0, out, x, t, scale) * dt),
+    ),
 )
 
 
@@ -74,6 +86,9 @@ CrossEntropy = Op(  # scale · Σ over rows of −log softmax(z)[class]:  z̄ = 
     _cross_entropy,
     lambda xp, g, out, z, one_hot, scale, saved: (xp.softmax(z, -1, known=saved) - one_hot) * (g * scale),
     saves=True,
+    jvp=(
+        lambda xp, dz, out, z, one_hot, scale, saved: xp.sum((xp.softmax(z, -1, known=saved) - one_hot) * dz) * scale,
+    ),
 )
 
 
