@@ -346,21 +346,29 @@ def sweep(
 # ----------------------------------------------------------------------------
 # The tangent sweep (forward mode)
 # ----------------------------------------------------------------------------
-def tangent_sweep(outputs: Sequence[Tensor], seeds: dict[Tensor, Any], *, create_graph: bool) -> list[Any]:
-    """Forward mode over a recorded graph: push the tangents ẋ of the seeded tensors
-    to the outputs, ẏ = Σᵢ (∂y/∂xᵢ)·ẋᵢ, node by node in creation order (the mirror
-    of ``sweep``).  Returns each output's tangent (None where no seed reaches it)."""
-    xp = tensor_xp if create_graph else numpy_xp
-    tangents: dict[Any, Any] = {x._node or x: t for x, t in seeds.items()}  # keyed by node, or by leaf
+def creation_order(outputs: Sequence[Tensor]) -> list[Function]:
+    """Every node the outputs were computed from, oldest first."""
     nodes, stack, seen = [], [t._node for t in outputs if t._node is not None], set()
-    while stack:  # every node the outputs were computed from
+    while stack:
         node = stack.pop()
         if node not in seen:
             seen.add(node)
             nodes.append(node)
             stack.extend(x._node for x in node.inputs if isinstance(x, Tensor) and x._node is not None)
+    return sorted(nodes, key=lambda n: n.sequence)
+
+
+def tangent_sweep(
+    outputs: Sequence[Tensor], seeds: dict[Tensor, Any], *, create_graph: bool, order: list[Function] | None = None
+) -> list[Any]:
+    """Forward mode over a recorded graph: push the tangents ẋ of the seeded tensors
+    to the outputs, ẏ = Σᵢ (∂y/∂xᵢ)·ẋᵢ, node by node in creation order (the mirror
+    of ``sweep``; ``order``: creation_order(outputs), when the caller keeps it).
+    Returns each output's tangent (None where no seed reaches it)."""
+    xp = tensor_xp if create_graph else numpy_xp
+    tangents: dict[Any, Any] = {x._node or x: t for x, t in seeds.items()}  # keyed by node, or by leaf
     with enable_grad() if create_graph else no_grad():
-        for node in sorted(nodes, key=lambda n: n.sequence):
+        for node in creation_order(outputs) if order is None else order:
             rules, options, total = node.op.jvp, node.options, None
             if node.freed:
                 raise RuntimeError(FREED.format(op=node.name))
