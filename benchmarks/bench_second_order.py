@@ -18,8 +18,9 @@ from benchmarks.timing import compare, print_table, seconds_per_call, torch_or_n
 import numpy as np
 
 from benchmarks.networks import MEDIUM, make_data, ours, torch_model
-from tinygrad_edu import critical, grad, nn
+from tinygrad_edu import critical, grad, nn, no_grad
 from tinygrad_edu.autograd import flat_hvp
+from tinygrad_edu.engine import tangent_sweep
 from tinygrad_edu.nn import functional as F
 
 
@@ -38,9 +39,19 @@ def hvp_rows(torch):
     hvp_time, gradient_time = compare(lambda: flat_hvp(lambda: loss_fn(model(X), y), params, vectors), gradient)
     built_once, gradient_again = compare(lambda: objective.hvp(v), gradient)
     label = "→".join(map(str, sizes)) + f", batch {batch}"
+
+    def forward():
+        with no_grad():
+            return loss_fn(model(X), y)
+
+    def jvp_of_loss():  # forward mode: the loss and its derivative along vectors
+        return tangent_sweep([loss_fn(model(X), y)], dict(zip(params, vectors)), create_graph=False)
+
+    jvp_time, forward_time = compare(jvp_of_loss, forward)
     rows = [
         (f"HVP ÷ gradient, {label}", hvp_time, gradient_time, "our gradient"),
         (f"hvp_fn(v) of make_hvp, {label}", built_once, gradient_again, "our gradient"),
+        (f"jvp of the loss, {label}", jvp_time, forward_time, "our forward pass"),
     ]
     if torch is not None:
         torch.set_num_threads(1)
@@ -106,7 +117,8 @@ def dense_rows():
 def main() -> None:
     torch = torch_or_none()
     print_table(
-        "Hessian-vector products (targets: HVP ≤ 3 × gradient; hvp_fn ≤ 1 × gradient)", hvp_rows(torch) + dense_rows()
+        "Second order and forward mode (targets: HVP ≤ 2 × gradient; hvp_fn ≤ 1 × gradient; jvp ≤ 2.5 × forward)",
+        hvp_rows(torch) + dense_rows(),
     )
     lanczos_report()
 
