@@ -19,6 +19,8 @@ W0 = np.random.default_rng(0).standard_normal((3, 4))
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
     ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
     ("AdamW", dict(lr=0.01, betas=(0.8, 0.99))),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, decoupled_weight_decay=True)),
 ])  # fmt: skip
 def test_optimizers_follow_torch_optim(name, options):
     ours = Tensor(W0.copy(), requires_grad=True)

@@ -191,7 +191,16 @@ def test_adam_with_beta1_zero_is_bias_corrected_rmsprop_scaling():
 
 def test_all_optimizers_share_the_summary_update():
     """θ ← θ − (η/σ)·m: every optimizer only supplies (η, σ, m)."""
-    for cls in (optim.SGD, optim.Momentum, optim.Adagrad, optim.RMS, optim.RMSprop, optim.Adam, optim.AdamW):
+    for cls in (
+        optim.SGD,
+        optim.Momentum,
+        optim.Adagrad,
+        optim.RMS,
+        optim.RMSprop,
+        optim.Adam,
+        optim.AdamW,
+        optim.RAdam,
+    ):
         assert cls.step is optim.Optimizer.step
         assert cls.direction_and_scale is not optim.Optimizer.direction_and_scale
 
@@ -340,3 +349,41 @@ def test_training_resumed_from_checkpoint_matches_uninterrupted_run_bit_for_bit(
     for (name, a), (_, b) in zip(model.named_parameters(), resumed.named_parameters()):
         assert np.array_equal(a.data, b.data), name
     assert math.isclose(sched.get_last_lr()[0], sched2.get_last_lr()[0], rel_tol=0, abs_tol=0)
+
+
+@pytest.mark.parametrize("alpha", [0.9, 0.99])
+def test_lecture_rmsprop_starts_from_the_first_gradient(alpha):
+    lr, eps = 0.01, 1e-8
+
+    def update(theta, g, s, t):
+        s["sigma2"] = g * g if t == 1 else alpha * s["sigma2"] + (1 - alpha) * g * g  # σ⁰ = |g⁰|
+        return theta - lr * g / (np.sqrt(s["sigma2"]) + eps)
+
+    assert_same(run_optimizer(optim.RMSprop, lr=lr, alpha=alpha, lecture=True), run_formula(update))
+    first_lecture = run_optimizer(optim.RMSprop, lr=lr, alpha=alpha, lecture=True)[0] - THETA0
+    first_pytorch = run_optimizer(optim.RMSprop, lr=lr, alpha=alpha)[0] - THETA0
+    np.testing.assert_allclose(first_pytorch / first_lecture, 1 / np.sqrt(1 - alpha), rtol=1e-5)  # 3.2× at α = 0.9
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_radam_matches_formula(decoupled):
+    lr, (b1, b2), eps, wd = 0.05, (0.9, 0.999), 1e-8, 0.1
+
+    def update(theta, g, s, t):
+        if decoupled:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        m_hat = s["m"] / (1 - b1**t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
+        if rho <= 5:  # the first 5 steps: σ rests on too few samples
+            return theta - lr * m_hat
+        r = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+        return theta - lr * r * m_hat * math.sqrt(1 - b2**t) / (np.sqrt(s["v"]) + eps)
+
+    ours = run_optimizer(optim.RAdam, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, decoupled_weight_decay=decoupled)
+    for a, b in zip(ours, run_formula(update)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

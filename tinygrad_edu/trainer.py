@@ -24,7 +24,7 @@ from tinygrad_edu.optim import lr_scheduler as S
 from tinygrad_edu.tensor import Tensor, manual_seed
 
 DATASETS = ("digits", "moons", "spirals", "blobs")
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rms", "rmsprop", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rms", "rmsprop", "rmsprop-lecture", "adam", "adamw", "radam")
 SCHEDULES = ("none", "step", "exponential", "cosine", "warmup-cosine", "inverse-sqrt", "onecycle")
 HISTORY_KEYS = ("loss", "lr", "train_accuracy", "test_accuracy")
 DIVERGED = 1e4  # a loss this many times its first value means the run diverged (RMSProp without warmup spikes to ~170×)
@@ -106,8 +106,10 @@ def build_optimizer(config: TrainConfig, params: list[Tensor]) -> optim.Optimize
         "adagrad": lambda: optim.Adagrad(params, lr=lr, weight_decay=wd),
         "rms": lambda: optim.RMS(params, lr=lr),
         "rmsprop": lambda: optim.RMSprop(params, lr=lr, weight_decay=wd),
+        "rmsprop-lecture": lambda: optim.RMSprop(params, lr=lr, weight_decay=wd, lecture=True),
         "adam": lambda: optim.Adam(params, lr=lr, weight_decay=wd),
         "adamw": lambda: optim.AdamW(params, lr=lr, weight_decay=wd),
+        "radam": lambda: optim.RAdam(params, lr=lr, weight_decay=wd),
     }
     return makers[config.optimizer]()
 
