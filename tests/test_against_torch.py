@@ -151,3 +151,28 @@ def grad_of(out, x, plain=False):
     from tinygrad_edu import grad
 
     return grad(out, x, create_graph=not plain)
+
+
+def test_jvp_and_forward_jacobian_follow_torch_func():
+    from tinygrad_edu import jacobian, jvp
+
+    def ours(x, w):
+        return (x @ w).tanh().sum(axis=0) * x.exp().mean()
+
+    def theirs(x, w):
+        return (x @ w).tanh().sum(dim=0) * x.exp().mean()
+
+    rng = np.random.default_rng(13)
+    x, w, dx, dw = (
+        rng.standard_normal((3, 4)),
+        rng.standard_normal((4, 2)),
+        rng.standard_normal((3, 4)),
+        rng.standard_normal((4, 2)),
+    )
+    out, tangent = jvp(ours, (x, w), (dx, dw))
+    t_out, t_tangent = torch.func.jvp(theirs, (torch.tensor(x), torch.tensor(w)), (torch.tensor(dx), torch.tensor(dw)))
+    np.testing.assert_allclose(out.data, t_out.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(tangent.data, t_tangent.numpy(), rtol=1e-10)
+    for a, b in zip(jacobian(ours, (x, w), mode="forward"),
+                    torch.autograd.functional.jacobian(theirs, (torch.tensor(x), torch.tensor(w)))):  # fmt: skip
+        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-10, atol=1e-12)

@@ -99,3 +99,12 @@ def test_autodiff_graphs_show_values_gradients_and_the_recorded_backward(run_qui
     assert "**2" in source and "Mul" in source  # the backward of x³ recorded as 3·x²
     collapsed = (tmp_path / "autodiff_mlp_collapsed.dot").read_text()
     assert collapsed.count("box3d") == 3 and "MSELoss" in collapsed
+
+
+def test_forward_mode_pays_per_input_and_reverse_mode_per_output(run_quick):
+    results, figures = run_quick("forward_reverse")
+    assert figures == ["autodiff_forward_reverse.png"]
+    for n, r in results["inputs"].items():
+        assert (r["forward_sweeps"], r["reverse_sweeps"]) == (n, 8)
+    for m, r in results["outputs"].items():
+        assert (r["forward_sweeps"], r["reverse_sweeps"]) == (8, m)
