@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,60 +43,64 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class ReLU(Module):
+class Activation(Module):
+    """A module applying an nn.functional activation with fixed settings (shown in its repr)."""
+
+    function: Callable[..., Tensor]
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__()
+        self.settings = settings
+
     def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
+        return type(self).function(x, **self.settings)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{name}={value!r}" for name, value in self.settings.items())
 
 
-class Sigmoid(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
+class ReLU(Activation):
+    function = staticmethod(F.relu)
 
 
-class Tanh(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
+class Sigmoid(Activation):
+    function = staticmethod(F.sigmoid)
 
 
-class LeakyReLU(Module):
+class Tanh(Activation):
+    function = staticmethod(F.tanh)
+
+
+class SiLU(Activation):
+    function = staticmethod(F.silu)
+
+
+class LeakyReLU(Activation):
+    function = staticmethod(F.leaky_relu)
+
     def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        super().__init__(negative_slope=negative_slope)
 
 
-class ELU(Module):
+class ELU(Activation):
+    function = staticmethod(F.elu)
+
     def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__()
-        self.alpha = alpha
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+        super().__init__(alpha=alpha)
 
 
-class Softplus(Module):
+class Softplus(Activation):
+    function = staticmethod(F.softplus)
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
-        super().__init__()
-        self.beta, self.threshold = beta, threshold
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
+        super().__init__(beta=beta, threshold=threshold)
 
 
-class SiLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return F.silu(x)
+class GELU(Activation):
+    function = staticmethod(F.gelu)
 
-
-class GELU(Module):
     def __init__(self, approximate: str = "tanh") -> None:
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x, self.approximate)
+        super().__init__(approximate=approximate)
 
 
 ACTIVATIONS: dict[str, Callable[[], Module]] = {

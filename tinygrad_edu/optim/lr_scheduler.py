@@ -22,12 +22,19 @@ Schedule = Callable[[int], float]
 
 
 # ------------------------------------------------------------ pure schedules
+def _require(value: Any, name: str, minimum: int) -> None:
+    """A whole number of steps, at least ``minimum`` (bools are no numbers of steps)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
+
+
 def constant(base_lr: float) -> Schedule:
     return lambda t: base_lr
 
 
 def step_decay(base_lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     """ηᵗ = η · γ^⌊t / step_size⌋"""
+    _require(step_size, "step_size", minimum=1)
     return lambda t: base_lr * gamma ** (t // step_size)
 
 
@@ -39,16 +46,22 @@ def multi_step_decay(base_lr: float, milestones: Sequence[int], gamma: float = 0
 
 def exponential_decay(base_lr: float, gamma: float) -> Schedule:
     """ηᵗ = η · γᵗ"""
+    if not (isinstance(gamma, numbers.Real) and math.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"the exponential decay needs a finite gamma > 0, got {gamma!r}.")
     return lambda t: base_lr * gamma**t
 
 
 def cosine_annealing(base_lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
     """ηᵗ = η_min + (η − η_min) · (1 + cos(π t / T_max)) / 2"""
+    _require(T_max, "T_max", minimum=1)
     return lambda t: eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * t / T_max)) / 2
 
 
 def linear_ramp(base_lr: float, start_factor: float = 1 / 3, end_factor: float = 1.0, total_iters: int = 5) -> Schedule:
     """ηᵗ = η · (s + (e − s) · min(t, T) / T): a straight line from s·η to e·η."""
+    if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+        raise ValueError("a linear ramp needs 0 < start_factor <= 1 and 0 <= end_factor <= 1.")
+    _require(total_iters, "total_iters", minimum=1)
     return lambda t: base_lr * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters)
 
 
@@ -64,6 +77,8 @@ def linear_warmup(base_lr: float, warmup_steps: int, after: Schedule | None = No
 def inverse_sqrt(base_lr: float, d_model: int, warmup_steps: int) -> Schedule:
     """The Transformer schedule ηᵗ = η · d^−½ · min(s^−½, s · w^−³ᐟ²) with s = t + 1
     (η = 1 gives the paper's values): linear warmup, then decay as 1/√s."""
+    _require(d_model, "d_model", minimum=1)
+    _require(warmup_steps, "warmup_steps", minimum=1)
     return lambda t: base_lr * d_model**-0.5 * min((t + 1) ** -0.5, (t + 1) * warmup_steps**-1.5)
 
 
@@ -118,16 +133,16 @@ def one_cycle(
 
 
 # ------------------------------------------------------------ scheduler classes
-def _require(value: Any, name: str, minimum: int) -> None:
-    """A whole number of steps, at least ``minimum`` (bools are no numbers of steps)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
 
 
 class LRScheduler:
     """Sets every parameter group's lr to its schedule at the current step."""
 
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, last_epoch: int = -1, curve: Callable[[float], Schedule] | None = None
+    ) -> None:
+        if curve is not None:
+            self.curve = curve
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__} needs an Optimizer, got {type(optimizer).__name__}.")
         self.optimizer = optimizer
@@ -175,9 +190,7 @@ class StepLR(LRScheduler):
     """Multiply the lr by gamma every step_size steps."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        _require(step_size, "step_size", minimum=1)
-        self.curve = functools.partial(step_decay, step_size=step_size, gamma=gamma)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, functools.partial(step_decay, step_size=step_size, gamma=gamma))
 
 
 class MultiStepLR(LRScheduler):
@@ -186,27 +199,23 @@ class MultiStepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.curve = functools.partial(multi_step_decay, milestones=list(milestones), gamma=gamma)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(
+            optimizer, last_epoch, functools.partial(multi_step_decay, milestones=list(milestones), gamma=gamma)
+        )
 
 
 class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every step."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        if not (isinstance(gamma, numbers.Real) and math.isfinite(gamma) and gamma > 0):
-            raise ValueError(f"ExponentialLR needs a finite gamma > 0, got {gamma!r}.")
-        self.curve = functools.partial(exponential_decay, gamma=gamma)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, functools.partial(exponential_decay, gamma=gamma))
 
 
 class CosineAnnealingLR(LRScheduler):
     """Half a cosine from the base lr down to eta_min over T_max steps."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        _require(T_max, "T_max", minimum=1)
-        self.curve = functools.partial(cosine_annealing, T_max=T_max, eta_min=eta_min)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch, functools.partial(cosine_annealing, T_max=T_max, eta_min=eta_min))
 
 
 class LinearLR(LRScheduler):
@@ -220,13 +229,8 @@ class LinearLR(LRScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
-            raise ValueError("LinearLR needs 0 < start_factor <= 1 and 0 <= end_factor <= 1.")
-        _require(total_iters, "total_iters", minimum=1)
-        self.curve = functools.partial(
-            linear_ramp, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters
-        )
-        super().__init__(optimizer, last_epoch)
+        ramp = functools.partial(linear_ramp, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
+        super().__init__(optimizer, last_epoch, ramp)
 
 
 class LambdaLR(LRScheduler):
@@ -354,7 +358,6 @@ class InverseSqrtLR(LRScheduler):
     """The Transformer schedule: base lr · d_model^−½ · min(s^−½, s · warmup^−³ᐟ²), s = step + 1."""
 
     def __init__(self, optimizer: Optimizer, d_model: int, warmup_steps: int, last_epoch: int = -1) -> None:
-        _require(d_model, "d_model", minimum=1)
-        _require(warmup_steps, "warmup_steps", minimum=1)
-        self.curve = functools.partial(inverse_sqrt, d_model=d_model, warmup_steps=warmup_steps)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(
+            optimizer, last_epoch, functools.partial(inverse_sqrt, d_model=d_model, warmup_steps=warmup_steps)
+        )
