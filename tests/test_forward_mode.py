@@ -87,7 +87,7 @@ def test_jvp_is_differentiable_again(name, f):
             np.testing.assert_allclose(p, q, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("name,f", EVERY[:40], ids=[name for name, _ in EVERY[:40]])
+@pytest.mark.parametrize("name,f", EVERY, ids=[name for name, _ in EVERY])
 def test_jvp_keeps_float32(name, f):
     x, y, v, w = points(np.float32)
     out, tangent = jvp(f, (x, y), (v, w))
