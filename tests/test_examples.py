@@ -108,3 +108,13 @@ def test_forward_mode_pays_per_input_and_reverse_mode_per_output(run_quick):
         assert (r["forward_sweeps"], r["reverse_sweeps"]) == (n, 8)
     for m, r in results["outputs"].items():
         assert (r["forward_sweeps"], r["reverse_sweeps"]) == (8, m)
+
+
+def test_a_quick_run_never_overwrites_the_books_figures():
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(EXAMPLES / "momentum.py"), "--quick"], capture_output=True, text=True,
+                            timeout=120, check=True)  # fmt: skip
+    folder = Path(result.stdout.strip().splitlines()[-1].removeprefix("figures in "))
+    assert folder.resolve() != (EXAMPLES.parent / "docs" / "figures").resolve()
+    assert (folder / "momentum.png").exists()
