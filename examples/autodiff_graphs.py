@@ -30,6 +30,7 @@ def run(quick: bool, out: Path) -> dict:
     b = Tensor(2.0, requires_grad=True, name="b")
     ab, b_cubed = a * b, b**3
     c = ab + b_cubed
+    ab.name, b_cubed.name, c.name = "a·b", "b³", "c = a·b + b³"  # boxes that say what they hold
     for t in (ab, b_cubed, c):  # non-leaf tensors keep their gradient only when asked to
         t.retain_grad()
     c.backward()  # frees what the rules saved, keeps the graph's structure: it can still be drawn
@@ -38,6 +39,7 @@ def run(quick: bool, out: Path) -> dict:
 
     x = Tensor(1.5, requires_grad=True, name="x")
     y = x**3
+    y.name = "y = x³"
     (dy,) = grad(y, x, create_graph=True)  # 3x², as a graph of its own
     dy.name = "dy/dx"
     (d2y,) = grad(dy, x, retain_graph=True)

@@ -319,6 +319,8 @@ def evaluate(expression: str, variables: dict[str, Tensor]) -> tuple[Tensor, lis
                 f"{', '.join(FUNCTIONS)}()"
             )
         if isinstance(out, Tensor):
+            if out.name is None:  # the drawn box reads "a * b", not "scalar"
+                out.name = shown(ast.unparse(node), 30).strip("'")
             results.append(out)
         return out
 

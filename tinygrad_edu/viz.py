@@ -52,7 +52,7 @@ def _tensor_label(t: Tensor | Any, show_values: bool, names: dict[int, str]) -> 
 
 
 def _op_label(node: Function) -> str:
-    label = f"**{node.options['exponent']}" if node.op is ops.PowScalar else node.name  # x**3 reads better
+    label = f"**{node.options['exponent']:g}" if node.op is ops.PowScalar else node.name  # x**3 reads better
     return graphviz.nohtml(graphviz.escape(label))
 
 
