@@ -25,7 +25,7 @@ from tinygrad_edu.tensor import Tensor, manual_seed
 
 DATASETS = ("digits", "moons", "spirals", "blobs")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rms", "rmsprop", "rmsprop-lecture", "adam", "adamw", "radam")
-SCHEDULES = ("none", "step", "exponential", "cosine", "warmup-cosine", "inverse-sqrt", "onecycle")
+SCHEDULES = ("none", "step", "exponential", "cosine", "warmup", "warmup-cosine", "inverse-sqrt", "onecycle")
 HISTORY_KEYS = ("loss", "lr", "train_accuracy", "test_accuracy")
 DIVERGED = 1e4  # a loss this many times its first value means the run diverged (RMSProp without warmup spikes to ~170×)
 MAX_WIDTH = 100_000  # the widest hidden layer a config may ask for (a wider one would not fit in memory)
@@ -121,6 +121,7 @@ def build_schedule(config: TrainConfig, optimizer: optim.Optimizer, total_steps:
         "step": lambda: S.StepLR(optimizer, step_size=max(1, total_steps // 3), gamma=0.1),
         "exponential": lambda: S.ExponentialLR(optimizer, gamma=0.01 ** (1 / total_steps)),
         "cosine": lambda: S.CosineAnnealingLR(optimizer, T_max=total_steps),
+        "warmup": lambda: S.WarmupLR(optimizer, warmup),  # then constant
         "warmup-cosine": lambda: S.WarmupLR(
             optimizer, warmup, after=S.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup))
         ),
