@@ -62,6 +62,11 @@ def test_momentum_escapes_the_local_minimum(run_quick):
     assert results["momentum_loss"] < results["plain_loss"]
     assert results["weighted_sum_gap"] < 1e-12  # m is the weighted sum of past gradients
     assert figures == ["momentum.png"]
+    ends = results["starts"]
+    assert len(ends) == 3 and all(len(by_start) == 12 for by_start in ends.values())
+    momentum = next(v for k, v in ends.items() if k.startswith("momentum"))
+    plain = next(v for k, v in ends.items() if k.startswith("GD, η = "))
+    assert sum(v == "global" for v in momentum.values()) >= sum(v == "global" for v in plain.values())
 
 
 def test_adaptive_methods_beat_fixed_learning_rates(run_quick):
