@@ -141,7 +141,7 @@ class Function:
     __slots__ = ("op", "inputs", "wants", "options", "arrays", "out", "sequence", "retained", "out_modified",
                  "scope")  # fmt: skip
 
-    def __init__(self, op: Op, inputs: tuple, wants: tuple[int, ...], options: dict, arrays: list, out: Any) -> None:
+    def __init__(self, op: Op, inputs: tuple, wants: tuple[int, ...], options: Any, arrays: tuple, out: Any) -> None:
         self.op = op
         self.inputs = inputs  # Tensors, or constants (numbers, ndarrays) that need no gradient
         self.wants = wants  # positions of the inputs that require grad
