@@ -269,9 +269,12 @@ def plot_surface(
     resolution: int = 120,
     log: bool = False,
     title: str = "",
+    axis_labels: tuple[str, str] = ("θ₁", "θ₂"),
+    lines: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Contours of a 2-D error surface loss(x, y) (numpy-vectorised) with
-    optimizer trajectories (arrays of shape (steps, 2)) and marked points."""
+    optimizer trajectories (arrays of shape (steps, 2)), marked points, and
+    marked curves (``lines``: arrays of shape (n, 2), NaN rows break a curve)."""
     plt = _pyplot()
     xs, ys = np.linspace(*xlim, resolution), np.linspace(*ylim, resolution)
     X, Y = np.meshgrid(xs, ys)
@@ -281,14 +284,19 @@ def plot_surface(
         Z = np.log10(Z - Z.min() + 1e-3 * (Z.max() - Z.min() + 1e-12))
     contour = ax.contourf(X, Y, Z, levels=30, cmap="viridis")
     fig.colorbar(contour, ax=ax, label="log₁₀ (loss − min)" if log else "loss")
+    for label, curve in (lines or {}).items():
+        curve = np.asarray(curve)
+        ax.plot(curve[:, 0], curve[:, 1], "--", color="white", linewidth=1.5, label=label)
     for label, path_points in (trajectories or {}).items():
         path_points = np.asarray(path_points)
-        ax.plot(path_points[:, 0], path_points[:, 1], ".-", markersize=3, linewidth=1.2, label=label)
+        few = len(path_points) < 10  # a step or two: draw them large enough to see
+        ax.plot(path_points[:, 0], path_points[:, 1], "o-" if few else ".-", markersize=6 if few else 3,
+                linewidth=2.5 if few else 1.2, label=label)  # fmt: skip
     for label, (px, py) in (points or {}).items():
         ax.plot([px], [py], "r*", markersize=12)
         ax.annotate(label, (px, py), textcoords="offset points", xytext=(6, 6), color="white")
-    ax.set(xlim=xlim, ylim=ylim, xlabel="θ₁", ylabel="θ₂", title=title)
-    if trajectories:
+    ax.set(xlim=xlim, ylim=ylim, xlabel=axis_labels[0], ylabel=axis_labels[1], title=title)
+    if trajectories or lines:
         ax.legend(loc="upper right", fontsize=8)
     return _save(fig, path)
 
@@ -314,11 +322,19 @@ def plot_density(grid: np.ndarray, density: np.ndarray, path: str | Path, title:
 
 
 def plot_scatter(
-    x: Sequence[float], y: Sequence[float], path: str | Path, xlabel: str, ylabel: str, title: str = ""
+    x: Sequence[float],
+    y: Sequence[float],
+    path: str | Path,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    xlim: tuple[float, float] | None = None,
 ) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.scatter(x, y, s=18, alpha=0.8)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
     ax.grid(alpha=0.3)
     return _save(fig, path)
