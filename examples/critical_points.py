@@ -80,7 +80,7 @@ def many_networks(out: Path, quick: bool) -> dict:
         f"median lowest eigenvalue {np.median(lowest):.2e}"
     )
     viz.plot_scatter(ratios, losses, out / "critical_min_ratio.png", "minimum ratio (fraction of positive eigenvalues)",
-                     "training loss", title="Critical points of small networks", xlim=(0, 1.02))  # fmt: skip
+                     "training loss", title="Where training stops: small gradient, not 0", xlim=(0, 1.02))  # fmt: skip
     return {"runs": runs, "min_ratios": ratios.tolist(), "losses": losses.tolist(), "grad_norms": norms.tolist(),
             "fraction_below_1": float(np.mean(ratios < 1)), "lowest_eigenvalues": lowest.tolist()}  # fmt: skip
 
