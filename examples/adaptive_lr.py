@@ -69,8 +69,8 @@ def run(quick: bool, out: Path) -> dict:
         steps_text = results[name]["steps_to_1e-3"] or f"not within {steps}"
         print(f"  {name:32s} final ‖θ‖ = {distance[-1]:.2e}; steps to ‖θ‖ < 1e-3: {steps_text}")
     viz.plot_surface(surface, out / "adaptive_trajectories.png", xlim=(-4.5, 1.0), ylim=(-0.7, 0.7), log=True,
-                     trajectories=trajectories, points={"minimum": (0.0, 0.0)},
-                     title="L = x² + 1000y²: fixed η vs per-parameter σ")  # fmt: skip
+                     trajectories=trajectories, points={"minimum": (0.0, 0.0)}, small_multiples=True,
+                     title="L = x² + 1000y²: fixed η against per-parameter σ")  # fmt: skip
     name = "RMS (lecture's Adagrad) η=0.1"
     trace = sigma_traces[name]
     viz.plot_curves({"σ_x (gentle direction)": trace[:, 0], "σ_y (steep direction)": trace[:, 1]},

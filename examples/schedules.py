@@ -106,7 +106,7 @@ def every_schedule(out: Path) -> dict:
         "OneCycleLR": S.one_cycle({"initial": 0.04, "max": 1.0, "min": 4e-6}, 300),
     }
     viz.plot_curves({name: [f(int(t)) for t in steps] for name, f in schedules.items()}, out / "schedules_all.png",
-                    ylabel="ηᵗ / η")  # fmt: skip
+                    ylabel="ηᵗ / η", legend_outside=True)  # fmt: skip
     return {"plotted": sorted(schedules)}
 
 

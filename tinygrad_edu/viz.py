@@ -233,8 +233,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str | Path) -> Path:
-    fig.tight_layout()
+def _save(fig: Any, path: str | Path, tight: bool = True) -> Path:
+    if tight:
+        fig.tight_layout()
     try:
         with atomic_path(path) as temporary:
             fig.savefig(temporary, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
@@ -244,18 +245,24 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 
 def plot_curves(
-    curves: dict[str, Sequence[float]], path: str | Path, xlabel: str = "step", ylabel: str = "loss", log: bool = False
+    curves: dict[str, Sequence[float]],
+    path: str | Path,
+    xlabel: str = "step",
+    ylabel: str = "loss",
+    log: bool = False,
+    legend_outside: bool = False,
 ) -> Path:
-    """Several named curves (loss, accuracy, learning rate, ...) on one axis."""
+    """Several named curves (loss, accuracy, learning rate, ...) on one axis; with many
+    curves, ``legend_outside`` keeps the legend off the lines."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(8.5, 3.6) if legend_outside else (6, 3.6))
     for label, values in curves.items():
         ax.plot(np.arange(len(values)), values, label=label)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(**({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "fontsize": 8} if legend_outside else {}))
     return _save(fig, path)
 
 
@@ -271,34 +278,49 @@ def plot_surface(
     title: str = "",
     axis_labels: tuple[str, str] = ("θ₁", "θ₂"),
     lines: dict[str, np.ndarray] | None = None,
+    small_multiples: bool = False,
 ) -> Path:
     """Contours of a 2-D error surface loss(x, y) (numpy-vectorised) with
     optimizer trajectories (arrays of shape (steps, 2)), marked points, and
-    marked curves (``lines``: arrays of shape (n, 2), NaN rows break a curve)."""
+    marked curves (``lines``: arrays of shape (n, 2), NaN rows break a curve).
+    With ``small_multiples``, one panel per trajectory instead of all on one."""
     plt = _pyplot()
     xs, ys = np.linspace(*xlim, resolution), np.linspace(*ylim, resolution)
     X, Y = np.meshgrid(xs, ys)
     Z = np.asarray(loss(X, Y), dtype=float)
-    fig, ax = plt.subplots(figsize=(5.5, 4.6))
     if log:  # contours of log₁₀ L show both the valley floor and the steep walls
         Z = np.log10(Z - Z.min() + 1e-3 * (Z.max() - Z.min() + 1e-12))
-    contour = ax.contourf(X, Y, Z, levels=30, cmap="viridis")
-    fig.colorbar(contour, ax=ax, label="log₁₀ (loss − min)" if log else "loss")
-    for label, curve in (lines or {}).items():
-        curve = np.asarray(curve)
-        ax.plot(curve[:, 0], curve[:, 1], "--", color="white", linewidth=1.5, label=label)
-    for label, path_points in (trajectories or {}).items():
-        path_points = np.asarray(path_points)
-        few = len(path_points) < 10  # a step or two: draw them large enough to see
-        ax.plot(path_points[:, 0], path_points[:, 1], "o-" if few else ".-", markersize=6 if few else 3,
-                linewidth=2.5 if few else 1.2, label=label)  # fmt: skip
-    for label, (px, py) in (points or {}).items():
-        ax.plot([px], [py], "r*", markersize=12)
-        ax.annotate(label, (px, py), textcoords="offset points", xytext=(6, 6), color="white")
-    ax.set(xlim=xlim, ylim=ylim, xlabel=axis_labels[0], ylabel=axis_labels[1], title=title)
-    if trajectories or lines:
-        ax.legend(loc="upper right", fontsize=8)
-    return _save(fig, path)
+    panels = [{name: path} for name, path in (trajectories or {}).items()] if small_multiples else [trajectories or {}]
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns + 1, 3.4 * rows) if small_multiples else (5.5, 4.6),
+                             squeeze=False, sharex=True, sharey=True)  # fmt: skip
+    for ax, panel in zip(axes.flat, panels):
+        contour = ax.contourf(X, Y, Z, levels=30, cmap="viridis")
+        for label, curve in (lines or {}).items():
+            curve = np.asarray(curve)
+            ax.plot(curve[:, 0], curve[:, 1], "--", color="white", linewidth=1.5, label=label)
+        for label, path_points in panel.items():
+            path_points = np.asarray(path_points)
+            few = len(path_points) < 10  # a step or two: draw them large enough to see
+            style = dict(markersize=6 if few else 3, linewidth=2.5 if few else 1.2, label=label)
+            if small_multiples:
+                style["color"] = "tab:orange"  # one path per panel: the same bright colour in each
+            ax.plot(path_points[:, 0], path_points[:, 1], "o-" if few else ".-", **style)
+        for label, (px, py) in (points or {}).items():
+            ax.plot([px], [py], "r*", markersize=12)
+            if not small_multiples:  # in small panels the star says it
+                ax.annotate(label, (px, py), textcoords="offset points", xytext=(6, 6), color="white")
+        ax.set(xlim=xlim, ylim=ylim, xlabel=axis_labels[0], ylabel=axis_labels[1])
+        if small_multiples:
+            ax.set_title(next(iter(panel)), fontsize=9)
+        elif panel or lines:
+            ax.legend(loc="upper right", fontsize=8)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    fig.colorbar(contour, ax=axes if small_multiples else axes[0, 0], label="log₁₀ (loss − min)" if log else "loss")
+    fig.suptitle(title) if small_multiples else axes[0, 0].set_title(title)
+    return _save(fig, path, tight=not small_multiples)
 
 
 def plot_spectrum(eigenvalues: np.ndarray, path: str | Path, title: str = "Hessian eigenvalues") -> Path:
