@@ -116,24 +116,31 @@ def run(quick: bool, out: Path) -> dict:
         accuracies[b] = (accuracy(models[b], X_train, y_train), accuracy(models[b], X_val, y_val))
         print(f"  batch {b:5d}, {epochs} epochs: train {accuracies[b][0]:.3f}, validation {accuracies[b][1]:.3f}")
 
-    # Sharpness, fairly: the large batch gets as many updates as the small one, so both fit the data.
+    # Sharpness, fairly: the large batch gets as many updates as the small one, so both fit the data;
+    # over several seeds (initialisation and shuffling), since one pair of runs proves little.
     small, large = (8, full) if quick else (32, full)
     updates = epochs * int(np.ceil(full / small))
-    sharpness, curves, fits = {}, {}, {}
+    seeds = 2 if quick else 5
+    sharpness, fits, curves = {small: [], large: []}, {small: [], large: []}, {}
     alphas = np.linspace(-1, 1, 21 if quick else 41)
+    for seed in range(seeds):
+        for b in (small, large):
+            model = train(X_train, y_train, b, updates=updates, seed=seed)
+            loss = lambda m=model: F.cross_entropy(m(X_train), y_train)  # noqa: E731
+            top, _ = critical.top_eigenvalues(loss, model, tol=1e-4)
+            sharpness[b].append(float(top[0]))
+            fits[b].append((accuracy(model, X_train, y_train), accuracy(model, X_val, y_val)))
+            if seed == 0:
+                direction = filter_normalised_direction(model, np.random.default_rng(1))
+                curves[f"batch {b}"] = loss_along(model, direction, X_train, y_train, alphas)
+    print(f"  {updates} updates for both, {seeds} seeds (mean ± standard deviation):")
     for b in (small, large):
-        model = train(X_train, y_train, b, updates=updates)
-        loss = lambda m=model: F.cross_entropy(m(X_train), y_train)  # noqa: E731
-        top, _ = critical.top_eigenvalues(loss, model, tol=1e-4)
-        sharpness[b] = float(top[0])
-        fits[b] = (accuracy(model, X_train, y_train), accuracy(model, X_val, y_val))
-        direction = filter_normalised_direction(model, np.random.default_rng(1))
-        curves[f"batch {b}"] = loss_along(model, direction, X_train, y_train, alphas)
-        print(
-            f"  batch {b:5d}, {updates} updates: train {fits[b][0]:.3f}, validation {fits[b][1]:.3f}, "
-            f"top Hessian eigenvalue {sharpness[b]:.4f}, loss at α = ±1 along a filter-normalised direction "
-            f"{curves[f'batch {b}'][0]:.3f} / {curves[f'batch {b}'][-1]:.3f}"
-        )
+        train_acc, val_acc = np.array(fits[b]).T
+        print(f"  batch {b:5d}: train {train_acc.mean():.3f}, validation {val_acc.mean():.3f} ± {val_acc.std():.3f}, "
+              f"top Hessian eigenvalue {np.mean(sharpness[b]):.3f} ± {np.std(sharpness[b]):.3f}")  # fmt: skip
+    sharper = sum(a > b for a, b in zip(sharpness[large], sharpness[small]))
+    worse = sum(a[1] < b[1] for a, b in zip(fits[large], fits[small]))
+    print(f"  the full batch is sharper in {sharper} of {seeds} seeds and validates worse in {worse} of {seeds}")
 
     _plots(out, batch_sizes, times, accuracies, alphas, curves)
     return {"batch_sizes": batch_sizes, "times": times, "every_sample_once": once, "accuracies": accuracies,
