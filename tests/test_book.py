@@ -16,6 +16,7 @@ CHAPTERS = {
     "04-adaptive-learning-rates.md": "adaptive_lr",
     "05-scheduling.md": "schedules",
     "06-summary.md": "summary",
+    "07-lecture-details.md": "lecture_details",
 }
 TIMINGS = re.compile(r"ms per update|s per epoch")  # measured times change from run to run
 

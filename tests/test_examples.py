@@ -128,3 +128,16 @@ def test_a_quick_run_never_overwrites_the_books_figures():
     folder = Path(result.stdout.strip().splitlines()[-1].removeprefix("figures in "))
     assert folder.resolve() != (EXAMPLES.parent / "docs" / "figures").resolve()
     assert (folder / "momentum.png").exists()
+
+
+def test_the_lectures_details_hold(run_quick):
+    results, figures = run_quick("lecture_details")
+    (h1, (first1, second1)), (h2, (first2, second2)) = list(results["taylor"]["errors"].items())[:2]
+    assert first2 / first1 == pytest.approx((h2 / h1) ** 2, rel=0.2)  # first-order error ∝ h²
+    assert second2 / second1 == pytest.approx((h2 / h1) ** 3, rel=0.2)  # with the Hessian term ∝ h³
+    saddles = results["saddles"]
+    assert saddles[1] > 0.4 and saddles[4] < 0.05 and saddles[16] == 0.0
+    assert results["m_and_sigma"]["sigma"] == pytest.approx(1.0) and 0 < results["m_and_sigma"]["m"] < 1
+    assert results["rms_decay_adagrad"]["gap"] < 1e-12
+    assert results["rmsprop_faster"]["RMSProp α = 0.9"] < 30
+    assert figures == []
