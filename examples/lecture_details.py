@@ -1,7 +1,8 @@
 """Details the lecture states in passing, each checked with a number: the Taylor
 approximation, why saddles outnumber minima in high dimension, why escaping
 along the Hessian is rarely done, m against σ, RMS with decay = Adagrad,
-RMSProp against RMS when the gradient's scale changes, and Adam's defaults.
+RMSProp against RMS when the gradient's scale changes, training that stalls
+with a large gradient, small batches' noisy updates, and Adam's defaults.
 
     python examples/lecture_details.py [--quick]
 """
@@ -15,6 +16,8 @@ import numpy as np
 from _common import main
 
 from tinygrad_edu import Tensor, grad, hessian, nn, optim
+from tinygrad_edu.data import DataLoader, datasets
+from tinygrad_edu.nn import functional as F
 from tinygrad_edu.optim import lr_scheduler as S
 
 
@@ -122,6 +125,47 @@ def rmsprop_reacts_faster(steps: int) -> dict:
     return reached
 
 
+def stalls_without_a_small_gradient(steps: int) -> dict:
+    """GD at the edge of stability on x² + 1000y²: the loss stops falling while ‖g‖ stays large."""
+    w = Tensor(np.array([-4.0, 0.5]), requires_grad=True)
+    opt = optim.SGD([w], lr=0.001)  # 2/λ_max: the steep direction bounces between its walls for ever
+    seen = {}
+    for t in range(1, steps + 1):
+        opt.zero_grad()
+        loss = w[0] ** 2 + 1000 * w[1] ** 2
+        loss.backward()
+        if t in (1, steps // 2, steps):
+            seen[t] = (loss.item(), float(np.linalg.norm(w.grad.data)))
+            print(f"  step {t:5d}: loss {seen[t][0]:8.3f}, gradient norm {seen[t][1]:7.1f}")
+        opt.step()
+    return seen
+
+
+def noisy_small_batches(updates: int) -> dict:
+    """How often an update raises the loss on the whole training set, by batch size (SGD, η = 0.05)."""
+    X, y = datasets.digits()
+    raised = {}
+    for b in (1, 32, len(X)):
+        model = nn.MLP([64, 32, 10], generator=np.random.default_rng(0))
+        opt = optim.SGD(model.parameters(), lr=0.05)
+        batches = iter(())
+        previous = F.cross_entropy(model(X), y).item()
+        raised[b] = 0
+        for _ in range(updates):
+            xb, yb = next(batches, (None, None))
+            if xb is None:  # a new epoch, reshuffled
+                batches = iter(DataLoader(X, y, b, seed=0))
+                xb, yb = next(batches)
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+            current = F.cross_entropy(model(X), y).item()
+            raised[b] += current > previous
+            previous = current
+        print(f"  batch {b:4d}: {raised[b]:3d} of {updates} updates raised the training loss")
+    return raised
+
+
 def run(quick: bool, out: Path) -> dict:
     results = {"taylor": taylor(), "saddles": saddles_in_high_dimension(2_000 if quick else 20_000)}
     results["escape_cost"] = cost_of_escaping()
@@ -129,6 +173,10 @@ def run(quick: bool, out: Path) -> dict:
     results["rms_decay_adagrad"] = rms_with_decay_is_adagrad(200)
     print("the gradient's size jumps from 1 to 10 at step 50:")
     results["rmsprop_faster"] = rmsprop_reacts_faster(150 if quick else 400)
+    print("gradient descent at η = 2/λ_max on x² + 1000y² from (−4, 0.5):")
+    results["stall"] = stalls_without_a_small_gradient(500 if quick else 2000)
+    print("how noisy a small batch's updates are (the digits MLP 64→32→10):")
+    results["noisy_updates"] = noisy_small_batches(60 if quick else 200)
     defaults = optim.Adam([Tensor(np.zeros(1), requires_grad=True)]).defaults
     print(f"Adam's defaults (PyTorch's, the lecture's advice): lr {defaults['lr']}, betas {defaults['betas']}, "
           f"eps {defaults['eps']}")  # fmt: skip

@@ -140,4 +140,8 @@ def test_the_lectures_details_hold(run_quick):
     assert results["m_and_sigma"]["sigma"] == pytest.approx(1.0) and 0 < results["m_and_sigma"]["m"] < 1
     assert results["rms_decay_adagrad"]["gap"] < 1e-12
     assert results["rmsprop_faster"]["RMSProp α = 0.9"] < 30
+    (first, _), (last, last_norm) = results["stall"][1], list(results["stall"].values())[-1]
+    assert last < first and last > 200 and last_norm > 900  # the loss settles, the gradient stays large
+    raised = results["noisy_updates"]
+    assert raised[1] > 0 and raised[32] <= raised[1] and raised[max(raised)] == 0
     assert figures == []
