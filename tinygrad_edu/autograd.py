@@ -200,20 +200,21 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
     order = creation_order([grads[i] for i in live])
 
     def hessian_times(vectors: Sequence[np.ndarray], mode: str = "forward") -> list[np.ndarray]:
-        result = [np.zeros(p.shape) for p in params]
+        found: list[Any] = [None] * len(params)
         if mode == "forward":
-            seeds = {p: np.asarray(v, p.dtype) for p, v in zip(params, vectors) if np.any(v)}
-            tangents = tangent_sweep([grads[i] for i in live], seeds, create_graph=False, order=order) if seeds else []
-            for i, t in zip(live, tangents):
-                result[i] = result[i] if t is None else t
+            seeds = {p: np.asarray(v, p.dtype) for p, v in zip(params, vectors) if v.any()}
+            if seeds:
+                for i, t in zip(live, tangent_sweep([grads[i] for i in live], seeds, create_graph=False, order=order)):
+                    found[i] = t
         else:
-            seeded = [i for i in live if np.any(vectors[i])]
+            seeded = [i for i in live if vectors[i].any()]
             if seeded:
                 seeds = [np.asarray(vectors[i], grads[i].dtype) for i in seeded]
                 second = grad(
                     [grads[i] for i in seeded], params, grad_outputs=seeds, retain_graph=True, allow_unused=True
                 )
-                result = [r if g is None else g.data for r, g in zip(result, second)]
+                found = [None if g is None else g.data for g in second]
+        result = [np.zeros(p.shape) if t is None else t for t, p in zip(found, params)]  # zeros only where needed
         _check_finite(result, "the Hessian-vector product")
         return result
 
