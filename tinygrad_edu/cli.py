@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from tinygrad_edu import __version__, critical, nn, viz
+from tinygrad_edu import __version__, critical, nn, stepper, viz
 from tinygrad_edu.files import atomic_path
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.trainer import DATASETS, OPTIMIZERS, SCHEDULES, Diverged, Run, TrainConfig
@@ -124,16 +124,19 @@ def write_plots(run: Run, point: critical.CriticalPoint, folder: Path) -> list[P
     return written
 
 
-def render_step_graph(run: Run, folder: Path) -> Path:
-    """The computation graph of one training step, on a batch of four samples."""
+def render_step_graph(run: Run, folder: Path) -> list[Path]:
+    """The computation graph of one training step, on a batch of four samples,
+    as a picture and as a page that steps through its forward and backward pass."""
     images = Tensor(run.X_train[:4], name="4 images")
     loss = run.loss(images, run.y_train[:4])
     loss.backward(retain_graph=True)
+    params = dict(run.model.named_parameters())
     try:
-        return viz.render(viz.draw_graph(loss, params=dict(run.model.named_parameters())), folder / "graph", "svg")
+        picture = viz.render(viz.draw_graph(loss, params=params), folder / "graph", "svg")
+        return [picture, stepper.to_html(loss, folder / "graph.html", params=params)]
     except viz.GraphvizMissing as missing:
         print(f"note: {missing}")
-        return folder / "graph.dot"
+        return [folder / "graph.dot"]
     finally:
         run.model.zero_grad()
 
@@ -161,8 +164,8 @@ def report(run: Run, folder: Path) -> None:
         f"top Hessian eigenvalue {top:.4g}, lowest {point.eigenvalues[0]:.3g} → {point.kind} "
         f"({MEANING[point.kind]})"
     )
-    with writing(folder / "graph.svg"):
-        graph = render_step_graph(run, folder)
+    with writing(f"graph.svg and graph.html in {folder}"):
+        graphs = render_step_graph(run, folder)
     with writing(f"the plots in {folder}"):
         plots = write_plots(run, point, folder)
     metrics = {
@@ -178,7 +181,8 @@ def report(run: Run, folder: Path) -> None:
     }  # fmt: skip
     with atomic_path(folder / "metrics.json") as temporary:
         temporary.write_text(json.dumps(metrics, indent=2))
-    print(f"wrote {graph.name}, {', '.join(p.name for p in plots) or 'no plots'}, checkpoint.npz, metrics.json")
+    written = ", ".join(p.name for p in graphs + plots)
+    print(f"wrote {written}, checkpoint.npz, metrics.json")
 
 
 def demo(args: argparse.Namespace) -> Path:
@@ -357,11 +361,15 @@ def graph(args: argparse.Namespace) -> Path:
     for name, t in variables.items():
         gradient = t.grad.item() if t.grad is not None else 0.0
         print(f"  ∂/∂{name} = {gradient:.6g}")
-    target = Path(args.out)
+    target = Path(args.out or ("graph.html" if args.html else "graph.svg"))
     if target.is_dir() or not target.name or target.name in (".", ".."):
-        target = target / "graph.svg"
+        target = target / ("graph.html" if args.html else "graph.svg")
     if target.parent != Path(""):
         run_folder(str(target.parent), "graph")
+    if args.html:
+        if args.format:
+            raise UsageError("--html writes a web page; drop --format")
+        return stepper.to_html(out, target.with_suffix(".html"), rankdir=args.rankdir, timeout=RENDER_SECONDS)
     suffix = target.suffix.lstrip(".")
     format = args.format or (suffix if suffix in ("svg", "png", "pdf") else "svg")  # --out g.pdf draws a PDF
     dot = viz.draw_graph(out, rankdir=args.rankdir)
@@ -450,9 +458,14 @@ def build_parser() -> Parser:
     p = commands.add_parser("graph", help="render the computation graph of an expression")
     p.add_argument("expression", help='e.g. "a*b + b**3"')
     p.add_argument("values", nargs="*", metavar="NAME=VALUE", help="e.g. a=-4 b=2")
-    p.add_argument("--out", default="graph.svg", help="output file (default graph.svg)")
+    p.add_argument("--out", help="output file (default graph.svg, or graph.html with --html)")
     p.add_argument("--format", choices=("svg", "png", "pdf"), help="default: from --out's suffix, else svg")
     p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="left-to-right or top-down")
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="write a page that steps through the forward and backward pass (open it in a browser)",
+    )
     p.set_defaults(run=graph)
 
     p = commands.add_parser("critical", help="classify a point: minimum, maximum or saddle?")

@@ -272,8 +272,13 @@ def check_saved(node: Function) -> None:
     """Refuse a node whose saved values are gone or were changed in place."""
     if node.freed:
         raise RuntimeError(FREED.format(op=node.name))
-    if node.out_modified or any(isinstance(x, Tensor) and x._version > node.sequence for x in node.inputs):
+    if modified(node):
         raise RuntimeError(MODIFIED.format(op=node.name))
+
+
+def modified(node: Function) -> bool:
+    """Whether the node's output or an input was changed in place after the node was made."""
+    return node.out_modified or any(isinstance(x, Tensor) and x._version > node.sequence for x in node.inputs)
 
 
 def sweep(

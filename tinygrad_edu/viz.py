@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +32,29 @@ SMALL = 8  # tensors with at most this many elements show every value
 
 
 # ------------------------------------------------------------ graph drawing
-def _summary(array: np.ndarray) -> str:
+def summary(array: np.ndarray) -> str:
     if array.size <= SMALL:
         flat = np.asarray(array).ravel() if np.ndim(array) else np.asarray(array)
         return np.array2string(flat, precision=4, separator=", ", suppress_small=True, max_line_width=10**6)
     return f"mean {array.mean():.4g}, min {array.min():.4g}, max {array.max():.4g}"
 
 
-def _tensor_label(t: Tensor | Any, show_values: bool, names: dict[int, str]) -> str:
-    """Name, shape, value and gradient of a tensor; a constant input of an op (2 in x * 2) is a "const"."""
+def tensor_lines(t: Tensor | Any, show_values: bool, names: dict[int, str]) -> list[str]:
+    """Name, shape, value and gradient of a tensor, escaped for Graphviz; a
+    constant input of an op (2 in x * 2) is a "const"."""
     if not isinstance(t, Tensor):
         t = Tensor(t)
-    title = names.get(id(t)) or t.name or ("param" if t.is_leaf and t.requires_grad else "const" if t.is_leaf else "")
-    lines = [f"{title} {t.shape}".strip() if t.ndim else title or "scalar"]
+    lines = [tensor_title(t, names)]
     if show_values:
-        lines.append(f"data {_summary(t.data)}")
+        lines.append(f"data {summary(t.data)}")
         if t.grad is not None:
-            lines.append(f"grad {_summary(t.grad.data)}")
-    return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
+            lines.append(f"grad {summary(t.grad.data)}")
+    return [graphviz.escape(line) for line in lines]
+
+
+def tensor_title(t: Tensor, names: dict[int, str]) -> str:
+    title = names.get(id(t)) or t.name or ("param" if t.is_leaf and t.requires_grad else "const" if t.is_leaf else "")
+    return f"{title} {t.shape}".strip() if t.ndim else title or "scalar"
 
 
 def _op_label(node: Function) -> str:
@@ -96,49 +102,44 @@ def _tag(out: Any, inputs: Sequence[Any], scope: str) -> None:
         stack.extend(x for x in node.inputs if isinstance(x, Tensor) and (not x.requires_grad or x._node is not None))
 
 
-def draw_graph(
-    root: Tensor,
-    rankdir: str = "LR",
-    show_values: bool = True,
-    collapse: bool = False,
-    params: dict[str, Tensor] | None = None,
-) -> graphviz.Digraph:
-    """The computation graph behind ``root``: tensors as boxes, operations as ellipses.
+@dataclass
+class Drawing:
+    """What a drawing of the graph shows, before any Graphviz: ``tensors`` (box
+    id -> Tensor or constant), ``ops`` (ellipse id -> Function; with
+    ``collapse``, box id -> module name) and ``edges`` (tail id, head id), in
+    visiting order so that the same graph gives the same ids, and ``op_of``:
+    the drawn id of every node behind the root, a collapsed module's inner
+    nodes included."""
 
-    ``rankdir`` "LR" (left to right) or "TB" (top down).  ``params`` names
-    tensors in the drawing, e.g. ``dict(model.named_parameters())``.  With
-    ``collapse``, the operations tagged by ``record_modules`` are drawn as one
-    box per module, hiding its inner tensors and its parameters.
-    """
-    names = {id(t): name for name, t in (params or {}).items()}
-    node_ids: dict[int, str] = {}  # numbered in visiting order, so the same graph gives the same DOT text
+    tensors: dict[str, Any] = field(default_factory=dict)
+    ops: dict[str, Function | str] = field(default_factory=dict)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    op_of: dict[Function, str] = field(default_factory=dict)
 
-    def node_id(obj: object, prefix: str) -> str:
-        return node_ids.setdefault(id(obj), f"{prefix}{len(node_ids)}")
 
-    if rankdir not in ("LR", "TB"):
-        raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}.")
-    dot = graphviz.Digraph(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica", "fontsize": "11"})
-    tensors_drawn: set[int] = set()
+def walk(root: Tensor, collapse: bool = False) -> Drawing:
+    """The boxes, ellipses and edges of the graph behind ``root``.  With
+    ``collapse``, the operations tagged by ``record_modules`` become one box
+    per module, hiding its inner tensors and its parameters."""
+    drawing = Drawing()
+    ids: dict[int, str] = {}  # id(tensor or node) -> "t3", "f4"; module name -> "m0"
     edges: set[tuple[str, str]] = set()
-    expanded: set[int] = set()
-    scope_ids: dict[str, str] = {}
 
-    def scope_of(t: Tensor) -> str | None:
+    def scope_of(t: Any) -> str | None:
         return t._node.scope if collapse and isinstance(t, Tensor) and t._node is not None else None
 
-    def tensor_node(t: Tensor | Any) -> str:
-        if id(t) not in tensors_drawn:
-            tensors_drawn.add(id(t))
-            dot.node(node_id(t, "t"), _tensor_label(t, show_values, names), shape="box", style="rounded")
-        return node_id(t, "t")
+    def tensor_box(t: Any) -> str:
+        if id(t) not in ids:
+            ids[id(t)] = f"t{len(ids)}"
+            drawing.tensors[ids[id(t)]] = t
+        return ids[id(t)]
 
     def edge(tail: str, head: str) -> None:
         if (tail, head) not in edges:
             edges.add((tail, head))
-            dot.edge(tail, head)
+            drawing.edges.append((tail, head))
 
-    tensor_node(root)
+    tensor_box(root)
     stack = [(root, True)]  # (tensor, whether it is drawn)
     while stack:
         t, visible = stack.pop()
@@ -147,28 +148,66 @@ def draw_graph(
             continue
         scope = scope_of(t)
         if scope:
-            if scope not in scope_ids:
-                scope_ids[scope] = f"m{len(scope_ids)}"
-                dot.node(
-                    scope_ids[scope], graphviz.escape(scope), shape="box3d", style="filled", fillcolor="lightyellow"
-                )
-            op = scope_ids[scope]
+            op = drawing.op_of.get(node) or next((k for k, v in drawing.ops.items() if v == scope), None)
+            if op is None:
+                op = f"m{sum(isinstance(v, str) for v in drawing.ops.values())}"
+                drawing.ops[op] = scope
         else:
-            op = node_id(node, "f")
-            dot.node(op, _op_label(node), shape="ellipse", style="filled", fillcolor="lightblue")
+            op = ids.setdefault(id(node), f"f{len(ids)}")
+            drawing.ops[op] = node
         if visible:
-            edge(op, tensor_node(t))
-        if id(node) in expanded:
+            edge(op, tensor_box(t))
+        if node in drawing.op_of:  # its inputs are drawn already
             continue
-        expanded.add(id(node))
+        drawing.op_of[node] = op
         for x in node.inputs:
             if scope and scope_of(x) == scope:  # inside the same collapsed module
                 stack.append((x, False))
             elif scope and isinstance(x, Tensor) and x.is_leaf and x.requires_grad:  # the module's own parameter
                 continue
             else:
-                edge(tensor_node(x), op)
+                edge(tensor_box(x), op)
                 stack.append((x, True))
+    return drawing
+
+
+def draw_graph(
+    root: Tensor,
+    rankdir: str = "LR",
+    show_values: bool = True,
+    collapse: bool = False,
+    params: dict[str, Tensor] | None = None,
+    label: Callable[[Any], str] | None = None,
+) -> graphviz.Digraph:
+    """The computation graph behind ``root``: tensors as boxes, operations as ellipses.
+
+    ``rankdir`` "LR" (left to right) or "TB" (top down).  ``params`` names
+    tensors in the drawing, e.g. ``dict(model.named_parameters())``.  With
+    ``collapse``, the operations tagged by ``record_modules`` are drawn as one
+    box per module, hiding its inner tensors and its parameters.  ``label``
+    replaces the boxes' text (lines joined by newlines).
+    """
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}.")
+    return to_digraph(walk(root, collapse), rankdir, label or _labeller(show_values, params))
+
+
+def _labeller(show_values: bool, params: dict[str, Tensor] | None) -> Callable[[Any], str]:
+    names = {id(t): name for name, t in (params or {}).items()}
+    return lambda t: "\\n".join(tensor_lines(t, show_values, names))
+
+
+def to_digraph(drawing: Drawing, rankdir: str, label: Callable[[Any], str]) -> graphviz.Digraph:
+    dot = graphviz.Digraph(graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica", "fontsize": "11"})
+    for key, t in drawing.tensors.items():
+        dot.node(key, graphviz.nohtml(label(t)), shape="box", style="rounded")
+    for key, op in drawing.ops.items():
+        if isinstance(op, str):  # a collapsed module
+            dot.node(key, graphviz.escape(op), shape="box3d", style="filled", fillcolor="lightyellow")
+        else:
+            dot.node(key, _op_label(op), shape="ellipse", style="filled", fillcolor="lightblue")
+    for tail, head in drawing.edges:
+        dot.edge(tail, head)
     return dot
 
 
@@ -197,26 +236,36 @@ def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str = "sv
     dot_file = path.with_suffix(".dot")
     with atomic_path(dot_file) as temporary:
         temporary.write_text(graph.source)
-    if shutil.which("dot") is None:
-        raise GraphvizMissing(
-            f"Graphviz's `dot` program is not installed, so only the DOT source was written to {dot_file}. "
-            "Install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz) "
-            f"and run: dot -T{format} {dot_file} -o {path.with_suffix('.' + format)}"
-        )
     target = path.with_suffix("." + format)
     try:
-        drawn = subprocess.run(["dot", f"-T{format}"], input=graph.source.encode(), capture_output=True,
-                               timeout=timeout, check=True).stdout  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(
-            f"Graphviz needed more than {timeout:g} s to lay out the graph ({graph.source.count(' -> ')} edges), "
-            f"so {target} was not written; draw a smaller graph (the DOT source is in {dot_file})"
-        ) from None
-    except subprocess.CalledProcessError as failed:
-        raise RuntimeError(f"Graphviz could not draw {dot_file}: {failed.stderr.decode().strip()[:300]}") from None
+        drawn = layout(graph, format, timeout)
+    except GraphvizMissing as missing:
+        raise GraphvizMissing(f"{missing}: only the DOT source was written, to {dot_file}; then run: "
+                              f"dot -T{format} {dot_file} -o {target}") from None  # fmt: skip
+    except RuntimeError as failed:
+        raise RuntimeError(f"{failed}; {target} was not written (the DOT source is in {dot_file})") from None
     with atomic_path(target) as temporary:
         temporary.write_bytes(drawn)
     return target
+
+
+def layout(graph: graphviz.Digraph, format: str = "svg", timeout: float = 60.0) -> bytes:
+    """The graph drawn by Graphviz's ``dot`` (GraphvizMissing when it is not installed)."""
+    if shutil.which("dot") is None:
+        raise GraphvizMissing(
+            "Graphviz's `dot` program is not installed "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
+        )
+    try:
+        return subprocess.run(["dot", f"-T{format}"], input=graph.source.encode(), capture_output=True,
+                              timeout=timeout, check=True).stdout  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"Graphviz needed more than {timeout:g} s to lay out the graph ({graph.source.count(' -> ')} edges); "
+            "draw a smaller graph"
+        ) from None
+    except subprocess.CalledProcessError as failed:
+        raise RuntimeError(f"Graphviz could not draw the graph: {failed.stderr.decode().strip()[:300]}") from None
 
 
 # ------------------------------------------------------------ plots
