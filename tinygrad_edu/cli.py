@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from tinygrad_edu import __version__, critical, nn, stepper, viz
+from tinygrad_edu import __version__, critical, nn, optimizer_page, stepper, viz
 from tinygrad_edu.files import atomic_path
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.trainer import DATASETS, OPTIMIZERS, SCHEDULES, Diverged, Run, TrainConfig
@@ -423,6 +423,32 @@ def critical_command(args: argparse.Namespace) -> None:
     print_point(critical.classify(f, at, grad_tol=args.grad_tol))
 
 
+# ------------------------------------------------------------------ optimizers
+def optimizers_command(args: argparse.Namespace) -> Path | None:
+    """The lecture's optimizers on its error surfaces: the best final loss of each, and the page."""
+    runs = optimizer_page.every_run()
+    best = optimizer_page.best_learning_rates(runs)
+    schedules = list(optimizer_page.SCHEDULES)
+    for surface, f in optimizer_page.SURFACES.items():
+        print(f"{f.title}; from {f.start}, {optimizer_page.STEPS} steps.")
+        print(f"  lowest final loss over η = {optimizer_page.LEARNING_RATES[0]:g} … "
+              f"{optimizer_page.LEARNING_RATES[-1]:g} (and the η that reached it):")  # fmt: skip
+        print("  " + " " * 10 + "".join(f"{name:>22}" for name in schedules))
+        for optimizer in optimizer_page.OPTIMIZERS:
+            cells = [best[surface, optimizer, schedule] for schedule in schedules]
+            print(f"  {optimizer:10}" + "".join(f"{f'{loss:.2e} (η={lr:g})':>22}" for loss, lr in cells))
+    if not args.html:
+        print("see every path, σᵗ and mᵗ step by step: tinygrad-edu optimizers --html")
+        return None
+    target = Path(args.out or "optimizers.html")
+    if target.is_dir():
+        target = target / "optimizers.html"
+    if target.parent != Path(""):
+        run_folder(str(target.parent), "optimizers")
+    with writing(target):
+        return optimizer_page.write(target.with_suffix(".html"), runs)
+
+
 # ------------------------------------------------------------------ main
 def build_parser() -> Parser:
     parser = Parser(prog="tinygrad-edu", description=__doc__.splitlines()[0])
@@ -474,6 +500,11 @@ def build_parser() -> Parser:
     p.add_argument("--checkpoint", help="classify a model saved by `train` instead (its training loss)")
     p.add_argument("--grad-tol", type=NONNEGATIVE, default=1e-6, help="largest gradient norm of a critical point")
     p.set_defaults(run=critical_command)
+
+    p = commands.add_parser("optimizers", help="GD, momentum, RMS, RMSProp and Adam on the lecture's error surfaces")
+    p.add_argument("--html", action="store_true", help="write a page with sliders for η and the step (offline)")
+    p.add_argument("--out", help="the page's file with --html (default optimizers.html)")
+    p.set_defaults(run=optimizers_command)
     return parser
 
 

@@ -17,16 +17,14 @@ buttons, arrow keys, and the step in the URL (``graph.html#step=7``).
 from __future__ import annotations
 
 import html
-import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import engine, numpy_xp, ops, viz
+from tinygrad_edu import engine, numpy_xp, ops, pages, viz
 from tinygrad_edu.engine import Function
 from tinygrad_edu.files import atomic_path
 from tinygrad_edu.tensor import Tensor
@@ -276,20 +274,10 @@ def to_html(
         "values": told.values,
         "grads": told.grads,
     }
-    page = _template("stepper.html")
-    for marker, content in (("TITLE", html.escape(told.names[_box_of(told.drawing, root)])), ("SVG", svg),
-                            ("DATA", _json_for_script(data)), ("SCRIPT", _template("stepper.js"))):  # fmt: skip
-        page = page.replace(f"/*{marker}*/", content)
+    title = html.escape(told.names[_box_of(told.drawing, root)])
+    page = pages.fill("stepper.html", TITLE=title, SVG=svg, DATA=pages.json_for_script(data),
+                      SCRIPT=pages.template("stepper.js"))  # fmt: skip
     path = Path(path)
     with atomic_path(path) as temporary:
         temporary.write_text(page, encoding="utf-8")
     return path
-
-
-def _template(name: str) -> str:
-    return resources.files("tinygrad_edu").joinpath("pages", name).read_text(encoding="utf-8")
-
-
-def _json_for_script(data: Any) -> str:
-    """JSON that can sit inside <script>: no "</" closes the element early."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
