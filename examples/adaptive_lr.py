@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from _common import main
 
-from tinygrad_edu import Tensor, optim, viz
+from tinygrad_edu import Tensor, optim, optimizer_page, viz
 
 WEIGHTS = np.array([1.0, 1000.0])  # curvatures 2 and 2000: condition number 1000
 START = (-4.0, 0.5)
@@ -76,6 +76,7 @@ def run(quick: bool, out: Path) -> dict:
     viz.plot_curves({"σ_x (gentle direction)": trace[:, 0], "σ_y (steep direction)": trace[:, 1]},
                     out / "adaptive_sigma.png", ylabel="σᵢᵗ", log=True)  # fmt: skip
     print(f"  RMS: σ_y/σ_x = {trace[0, 1] / trace[0, 0]:.0f} at the first step: each direction gets its own step size")
+    optimizer_page.write(out / "optimizers.html")  # every method, schedule and η on this surface and the saddle
     return results
 
 

@@ -22,7 +22,8 @@ def test_every_relative_link_and_figure_exists(page):
 
 def test_every_committed_figure_is_used_by_a_chapter():
     text = "".join(p.read_text() for p in PAGES)
-    for figure in (ROOT / "docs" / "figures").glob("*.png"):
+    figures = (ROOT / "docs" / "figures").glob("*")
+    for figure in (f for f in figures if f.suffix in (".png", ".html")):
         assert f"figures/{figure.name}" in text, f"{figure.name} is in no chapter"
 
 
@@ -48,3 +49,15 @@ def test_the_engine_walkthrough_quotes_the_code_as_it_is():
     assert len(quoted) >= 4
     for block in quoted:
         assert block in sources, f"docs/autodiff.md quotes code that is no longer in the package:\n{block}"
+
+
+def test_the_step_the_autodiff_chapter_quotes_is_what_the_page_shows():
+    from tinygrad_edu import Tensor, stepper
+
+    a, b = Tensor(-4.0, requires_grad=True, name="a"), Tensor(2.0, requires_grad=True, name="b")
+    ab, b_cubed = a * b, b**3
+    ab.name, b_cubed.name = "a·b", "b³"  # as examples/autodiff_graphs.py names them
+    told = stepper.story(ab + b_cubed)
+    chapter = (ROOT / "docs" / "autodiff.md").read_text()
+    quoted = re.search(r"\[step (\d+)\]\(figures/autodiff_steps.html#step=\1\), `([^`]*)`", chapter)
+    assert quoted and told.steps[int(quoted.group(1))].text == quoted.group(2)

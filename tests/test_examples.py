@@ -1,6 +1,7 @@
 """Every lecture experiment in examples/, at its quick size, and the claim it illustrates."""
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_momentum_escapes_the_local_minimum(run_quick):
     assert sum(v == "global" for v in momentum.values()) >= sum(v == "global" for v in plain.values())
 
 
-def test_adaptive_methods_beat_fixed_learning_rates(run_quick):
+def test_adaptive_methods_beat_fixed_learning_rates(run_quick, tmp_path):
     results, figures = run_quick("adaptive_lr")
     fixed = [r for name, r in results.items() if name.startswith("GD")]
     adaptive = [results[name] for name in results if name.split()[0] in ("RMS", "Adagrad", "Adam")]
@@ -78,6 +79,7 @@ def test_adaptive_methods_beat_fixed_learning_rates(run_quick):
     assert all(r["steps_to_1e-3"] is not None for r in adaptive)
     assert max(r["final_distance"] for r in adaptive) < min(r["final_distance"] for r in fixed)
     assert figures == ["adaptive_sigma.png", "adaptive_trajectories.png"]
+    assert (tmp_path / "optimizers.html").exists()  # the page with every method, schedule and η
 
 
 def test_schedules_explosion_decay_and_warmup(run_quick):
@@ -109,6 +111,8 @@ def test_autodiff_graphs_show_values_gradients_and_the_recorded_backward(run_qui
     assert "**2" in source and "Mul" in source  # the backward of x³ recorded as 3·x²
     collapsed = (tmp_path / "autodiff_mlp_collapsed.dot").read_text()
     assert collapsed.count("box3d") == 3 and "MSELoss" in collapsed
+    if shutil.which("dot"):
+        assert "b\u0304 += a · " in (tmp_path / results["page"]).read_text()
 
 
 def test_forward_mode_pays_per_input_and_reverse_mode_per_output(run_quick):

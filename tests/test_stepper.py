@@ -188,6 +188,12 @@ def test_the_page_is_self_contained_and_small(tmp_path):
     assert "<script src" not in text and "<link" not in text
 
 
+@needs_dot
+def test_viz_to_html_is_the_stepper_page(tmp_path):
+    *_, d = micrograd()
+    assert viz.to_html(d, tmp_path / "a.html").read_text() == stepper.to_html(d, tmp_path / "b.html").read_text()
+
+
 def test_the_cli_writes_the_page_or_names_what_is_missing(tmp_path):
     from tinygrad_edu import cli
 

@@ -227,7 +227,7 @@ def _bar(name: str) -> str:
     """x̄, the gradient of x: a macron over one letter, an overline over a longer name."""
     if len(name) == 1:
         return name + "\u0304"
-    name = name if name.isidentifier() else f"({name})"
+    name = name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f"({name})"
     return "".join(ch + "\u0305" for ch in name)
 
 

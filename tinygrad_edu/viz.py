@@ -216,6 +216,14 @@ def to_dot(root: Tensor, **options: Any) -> str:
     return draw_graph(root, **options).source
 
 
+def to_html(root: Tensor, path: str | Path, **options: Any) -> Path:
+    """A self-contained page stepping through the forward and backward pass of
+    ``root`` (``path#step=N`` opens step N); see ``stepper.to_html`` for the options."""
+    from tinygrad_edu import stepper  # the stepper draws with this module, so it is imported when used
+
+    return stepper.to_html(root, path, **options)
+
+
 class GraphvizMissing(RuntimeError):
     """Graphviz's ``dot`` program is not installed; the .dot file was written instead."""
 

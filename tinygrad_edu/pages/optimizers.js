@@ -200,4 +200,5 @@
   lrSlider.oninput = function () { state.lr = parseInt(lrSlider.value, 10); show(); };
   stepSlider.oninput = function () { state.step = parseInt(stepSlider.value, 10); show(); };
   show();
+  document.body.dataset.readyMs = performance.now().toFixed(1);  // for benchmarks/bench_pages.py
 })();

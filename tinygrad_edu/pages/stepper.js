@@ -83,4 +83,5 @@
   });
   window.addEventListener("hashchange", function () { show(current()); });
   show(current());
+  document.body.dataset.readyMs = performance.now().toFixed(1);  // for benchmarks/bench_pages.py
 })();
