@@ -160,6 +160,18 @@ def test_the_page_shows_the_engines_values_and_grads_at_each_step(tmp_path):
     assert all(lines[-1] == "grad ?" for lines in start.values() if len(lines) > 2)
 
 
+@needs_chromium
+@pytest.mark.parametrize("template", ["stepper.html", "optimizers.html"])
+def test_a_broken_script_is_reported_so_the_no_error_checks_can_fail(tmp_path, template):
+    from tinygrad_edu import pages
+
+    page = tmp_path / "broken.html"
+    page.write_text(pages.fill(template, DATA="{}", SCRIPT="this is not javascript; missing();"))
+    assert "SyntaxError" in page_errors(dump_dom(page))
+    page.write_text(pages.fill(template, DATA="{}", SCRIPT="missing();"))
+    assert "missing is not defined" in page_errors(dump_dom(page))
+
+
 @needs_dot
 @needs_chromium
 def test_buttons_and_arrow_keys_move_the_step_and_the_address_follows(tmp_path):
