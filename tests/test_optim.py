@@ -387,3 +387,26 @@ def test_radam_matches_formula(decoupled):
     ours = run_optimizer(optim.RAdam, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, decoupled_weight_decay=decoupled)
     for a, b in zip(ours, run_formula(update)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+        lambda ps: optim.RMSprop(ps, lr=0.01, alpha=0.9, lecture=True),
+        lambda ps: optim.Adam(ps, lr=0.1, amsgrad=True, weight_decay=0.1),
+        lambda ps: optim.Adagrad(ps, lr=0.1),
+    ],
+)
+def test_a_0d_parameter_steps_like_a_one_element_one(make):
+    """numpy turns 0-d results into scalars; state kept as a scalar would stop updating in place."""
+    scalar, vector = Tensor(np.array(1.5), requires_grad=True), Tensor(np.array([1.5]), requires_grad=True)
+    opt_s, opt_v = make([scalar]), make([vector])
+    for _ in range(5):
+        for p, opt in ((scalar, opt_s), (vector, opt_v)):
+            opt.zero_grad()
+            (p * p * 3.0 - p).sum().backward()
+            opt.step()
+        assert scalar.data.item() == vector.data.item()
+    for key, value in opt_s.state[scalar].items():
+        assert np.ndim(value) == 0 and np.asarray(value).item() == np.asarray(opt_v.state[vector][key]).item()

@@ -62,6 +62,24 @@ def is_grad_enabled() -> bool:
     return _GradMode.enabled
 
 
+class Tracing:
+    """While ``jit`` (replay.py) traces a function, ``tape`` is told every op that
+    runs, with or without grad, so the function can be replayed without Tensors."""
+
+    tape: Any = None
+
+
+class JitError(RuntimeError):
+    """A jitted function does something a recorded program could not replay."""
+
+
+def untraceable(what: str, fix: str) -> None:
+    """Refuse ``what`` while jit traces: its result would be baked into the program."""
+    if Tracing.tape is not None:
+        raise JitError(f"{what} inside a jitted function cannot be replayed (the trace would keep this "
+                       f"call's values forever); {fix}.")  # fmt: skip
+
+
 # ----------------------------------------------------------------------------
 # One clock: the order of the nodes, and catching tensors changed in place
 # ----------------------------------------------------------------------------
@@ -195,6 +213,8 @@ def apply(op: Op, *inputs: Any, **options: Any) -> Tensor:
         out, options["saved"] = out
     if type(out) is not np.ndarray:  # numpy gives scalars for 0-d results
         out = np.asarray(out)
+    if Tracing.tape is not None:
+        Tracing.tape.op(op, inputs, options, out)
     if wants and op.vjp and _GradMode.enabled:  # an op without rules (x > 0) has no gradient
         return Tensor._make(out, Function(op, inputs, tuple(wants), options, tuple(arrays), out))
     return Tensor._make(out, None)
@@ -222,6 +242,8 @@ def binary_operator(op: Op, reflected: bool = False) -> Callable[[Tensor, Any], 
             raise shape_error(op, (a, b), error) from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)
+        if Tracing.tape is not None:
+            Tracing.tape.op(op, (x, y), NO_OPTIONS, out)
         if (x_wants or y_wants) and _GradMode.enabled:
             wants = ((0, 1) if y_wants else (0,)) if x_wants else (1,)
             return Tensor._make(out, Function(op, (x, y), wants, NO_OPTIONS, (a, b), out))
@@ -288,19 +310,25 @@ def sweep(
     create_graph: bool,
     retain_graph: bool,
     targets: Sequence[Tensor] = (),
+    traced: bool = False,
 ) -> dict[Tensor, Any]:
     """Send the roots' gradients back through the graph.
 
     Returns {tensor: gradient} for every leaf that requires grad, every
     non-leaf tensor in ``targets`` and every tensor that called retain_grad().
-    The gradients are ndarrays, or Tensors with a graph when ``create_graph``.
+    The gradients are ndarrays, or Tensors with a graph when ``create_graph``
+    (Tensors without one when ``traced``: jit records the rules' operations).
 
     Order: every node is created after the nodes of its inputs, so taking
     nodes from the youngest to the oldest (a heap keyed by creation number,
     as PyTorch's engine does) reaches a node only after all of its consumers
     have added their share to its gradient.  No recursion: any depth works.
     """
-    xp = tensor_xp if create_graph else numpy_xp
+    if Tracing.tape is not None and not traced:
+        raise JitError("a jitted function can differentiate only with loss.backward(); grad(), hvp() and jvp() "
+                       "inside it cannot be replayed")  # fmt: skip
+    on_tensors = create_graph or traced
+    xp = tensor_xp if on_tensors else numpy_xp
     wanted = {t._node: t for t in targets if t._node is not None}
     found: dict[Tensor, Any] = {}  # tensor -> gradient, for the tensors returned
     pending: dict[Function, Any] = {}  # node -> gradient of its output, summed so far
@@ -336,7 +364,7 @@ def sweep(
                 target = node.retained()
             if target is not None:
                 found[target] = g
-            if create_graph:  # Tensors in, so that the rules' own operations are recorded
+            if on_tensors:  # Tensors in, so that the rules' own operations are recorded
                 out, inputs = Tensor._make(node.out, node), node.inputs
             else:
                 out, inputs = node.out, node.arrays

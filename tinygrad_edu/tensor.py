@@ -21,7 +21,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from tinygrad_edu import ops, tensor_xp
-from tinygrad_edu.engine import Function, InPlace, apply, binary_operator, is_grad_enabled, sweep
+from tinygrad_edu.engine import Function, InPlace, Tracing, apply, binary_operator, is_grad_enabled, sweep, untraceable
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
 Rng = np.random.Generator | None
@@ -58,6 +58,10 @@ def manual_seed(seed: int) -> None:
 
 def default_rng() -> np.random.Generator:
     return _default_rng
+
+
+READ_OUTSIDE = "return the tensor from the function and read it after the call"
+RANDOM_OUTSIDE = "draw them outside and pass them in as an argument"
 
 
 class Tensor:
@@ -167,14 +171,23 @@ class Tensor:
                 "computed from has requires_grad=True, or it was computed under "
                 "no_grad()."
             )
+        tape = Tracing.tape
+        if tape is not None and create_graph:
+            untraceable("backward(create_graph=True)", "differentiate twice outside the jitted function")
+        seed = initial_gradient(self, gradient, create_graph or tape is not None)
+        if tape is not None and gradient is None:  # the implicit 1: the same at every call
+            tape.constant(seed)
         found = sweep(
             [self],
-            [initial_gradient(self, gradient, create_graph)],
+            [seed],
             create_graph=create_graph,
             retain_graph=create_graph if retain_graph is None else retain_graph,
+            traced=tape is not None,  # under jit the rules run on Tensors: their operations are recorded too
         )
         handed: set[int] = set()  # ids of the arrays given out as .grad so far
         for t, g in found.items():
+            if tape is not None:  # the gradient, as an array: replayed as the line below
+                g = tape.gradient(t, g)
             if t._node is not None:  # a non-leaf that called retain_grad(): fresh at each backward
                 t._grad = g if create_graph else Tensor._make(_own_array(g, handed), None)
             elif create_graph:
@@ -200,9 +213,11 @@ class Tensor:
         return self.data.size
 
     def numpy(self) -> np.ndarray:
+        untraceable("t.numpy()", READ_OUTSIDE)
         return self.data
 
     def item(self) -> float | int | bool:
+        untraceable("t.item()", READ_OUTSIDE)
         return self.data.item()
 
     def __len__(self) -> int:
@@ -220,9 +235,11 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def __bool__(self) -> bool:
+        untraceable("bool(t), as in `if t > 0:`, ", "compute both branches and pick with Tensor.where")
         return bool(self.data)
 
     def __float__(self) -> float:
+        untraceable("float(t)", READ_OUTSIDE)
         return float(self.data)
 
     def __repr__(self) -> str:
@@ -240,6 +257,7 @@ class Tensor:
 
     # -- in-place updates (tracked: a saved tensor modified in place is detected)
     def _in_place(self, new_data: np.ndarray) -> Tensor:
+        untraceable("an in-place tensor method (add_, copy_, fill_, …)", "use the out-of-place operation")
         if is_grad_enabled() and self._requires_grad:
             raise RuntimeError(
                 "An in-place operation on a tensor that requires grad would hide "
@@ -289,11 +307,13 @@ class Tensor:
     @classmethod
     def randn(cls, *shape: Any, dtype: Any = np.float64, requires_grad: bool = False, rng: Rng = None) -> Tensor:
         """Standard normal samples (from ``rng``, else the seedable default of manual_seed)."""
+        untraceable("drawing random numbers", RANDOM_OUTSIDE)
         return cls((rng or _default_rng).standard_normal(_shape_arg(shape)), requires_grad, dtype)
 
     @classmethod
     def rand(cls, *shape: Any, dtype: Any = np.float64, requires_grad: bool = False, rng: Rng = None) -> Tensor:
         """Uniform samples on [0, 1)."""
+        untraceable("drawing random numbers", RANDOM_OUTSIDE)
         return cls((rng or _default_rng).random(_shape_arg(shape)), requires_grad, dtype)
 
     @classmethod

@@ -166,21 +166,26 @@ def one_hot(tensor: ArrayLike, num_classes: int = -1) -> Tensor:
     indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
     if num_classes == -1:
         num_classes = int(indices.max()) + 1 if indices.size else 0
+    _check_classes(indices, num_classes)
     return Tensor(_one_hot(indices, num_classes, np.int64))
 
 
-def _one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64) -> np.ndarray:
-    """(…,) class indices → (…, num_classes) rows of zeros with a one at the class."""
+def _check_classes(target: np.ndarray, num_classes: int) -> None:
     if target.dtype.kind not in "iu":
         raise TypeError(f"targets must be integer class indices, got dtype {target.dtype}.")
-    if target.size and target.dtype.kind == "i" and target.min() < 0:
-        raise ValueError(f"class indices must lie in [0, {num_classes}), got {target.min()}.")
+    if target.size and (target.min() < 0 or target.max() >= num_classes):
+        wrong = target.min() if target.min() < 0 else target.max()
+        raise ValueError(f"class indices must lie in [0, {num_classes}), got {wrong}.")
+
+
+def _one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64) -> np.ndarray:
+    """(…,) class indices (checked) → (…, num_classes) rows of zeros with a one at the class."""
     encoded = np.zeros((target.size, num_classes), dtype)
-    try:
-        encoded[np.arange(target.size), target.ravel()] = 1
-    except IndexError:
-        raise ValueError(f"class indices must lie in [0, {num_classes}), got {target.max()}.") from None
+    encoded[np.arange(target.size), target.ravel()] = 1
     return encoded.reshape(target.shape + (num_classes,))
+
+
+OneHot = Op("OneHot", _one_hot)  # no gradient; an op, so that a jitted step encodes each batch's own targets
 
 
 def cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
@@ -195,9 +200,10 @@ def cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") ->
             f"got {target.shape}."
         )
     try:
-        encoded = _one_hot(target, logits.shape[-1], logits.dtype)
+        _check_classes(target, logits.shape[-1])
     except (TypeError, ValueError) as error:
         raise type(error)(f"cross_entropy: {error}") from None
+    encoded = apply(OneHot, target, num_classes=logits.shape[-1], dtype=logits.dtype)
     if reduction == "none":
         return -(logits.log_softmax(axis=-1) * encoded).sum(axis=-1)
     return apply(CrossEntropy, logits, encoded, scale=_scale(reduction, target.size))

@@ -16,6 +16,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tinygrad_edu.engine import Tracing
 from tinygrad_edu.optim.optimizers import Optimizer
 
 Schedule = Callable[[int], float]
@@ -164,6 +165,8 @@ class LRScheduler:
         return [schedule(t) for schedule in self.schedules]
 
     def step(self) -> None:
+        if Tracing.tape is not None:  # jit replays this call as it is
+            Tracing.tape.call(self.step)
         self.last_epoch += 1
         self._last_lr = self.lr_at(self.last_epoch)
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):

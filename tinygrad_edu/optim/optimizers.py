@@ -17,6 +17,7 @@ results agree with torch.optim.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import numbers
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.engine import Tracing
 from tinygrad_edu.tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -83,6 +85,8 @@ class Optimizer:
             self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        if Tracing.tape is not None:  # jit replays this call as it is
+            Tracing.tape.call(functools.partial(self.zero_grad, set_to_none))
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none or p.grad is None:
@@ -98,19 +102,21 @@ class Optimizer:
 
     def step(self) -> None:
         """θ ← θ − ηᵗ · (mᵗ / σᵗ) for every parameter that has a gradient."""
+        if Tracing.tape is not None:  # jit replays this call: ηᵗ and the step count are read each time
+            Tracing.tape.call(self.step)
         for group in self.param_groups:
-            shrink = 1 - group["lr"] * group["weight_decay"] if group.get("decoupled_weight_decay") else 1
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                if shrink != 1:  # AdamW: θ ← θ·(1 − ηλ), apart from the gradient
-                    p.data *= shrink
-                eta, sigma, m = self.direction_and_scale(p.data, p.grad.data, state, group)
-                p.data -= eta * (m if sigma is None else m / sigma)
-                p.bump_version()
+                if p.grad is not None:
+                    self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                    p.bump_version()
+
+    def update(self, theta: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """θ ← θ − ηᵗ · (mᵗ / σᵗ) in place, for one parameter (or, as optim.flat does, for
+        many at once: every rule here is elementwise).  AdamW first shrinks θ ← θ·(1 − ηλ)."""
+        if group.get("decoupled_weight_decay") and group["weight_decay"]:
+            theta *= 1 - group["lr"] * group["weight_decay"]
+        eta, sigma, m = self.direction_and_scale(theta, g, state, group)
+        theta -= eta * (m if sigma is None else m / sigma)
 
     # -- checkpoints ------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -206,7 +212,7 @@ class SGD(Optimizer):
         if mu:
             buffer = state.get("momentum_buffer")
             if buffer is None:
-                buffer = state["momentum_buffer"] = g.copy()
+                buffer = state["momentum_buffer"] = np.array(g)  # an array even for a 0-d g (numpy gives scalars)
             else:
                 buffer *= mu
                 buffer += (1 - group["dampening"]) * g
@@ -297,7 +303,7 @@ class RMSprop(Optimizer):
         g = _with_weight_decay(theta, g, group["weight_decay"])
         state["step"] = state.get("step", 0) + 1
         if group.get("lecture") and "square_avg" not in state:
-            v = state["square_avg"] = g * g  # the lecture's σ⁰ = |g⁰|: the average starts at the first gradient
+            v = state["square_avg"] = np.array(g * g)  # the lecture's σ⁰ = |g⁰|: the average starts at (g⁰)²
         else:
             v = _average(state, "square_avg", alpha, g * g)
         if group["centered"]:

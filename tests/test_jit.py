@@ -1,0 +1,209 @@
+"""jit: a replayed training step is the eager step, bit for bit, and what cannot be
+replayed is refused (at trace time) or caught (at the first replay)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import JitError, Tensor, grad, jit, make_trace, nn, optim
+from tinygrad_edu.optim import lr_scheduler as S
+
+OPTIMIZERS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.05),
+    "sgd-nesterov-wd": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "momentum": lambda ps: optim.Momentum(ps, lr=0.02, momentum=0.9),
+    "adagrad": lambda ps: optim.Adagrad(ps, lr=0.05),
+    "rms": lambda ps: optim.RMS(ps, lr=0.01),
+    "rmsprop": lambda ps: optim.RMSprop(ps, lr=0.005, momentum=0.5, centered=True),
+    "rmsprop-lecture": lambda ps: optim.RMSprop(ps, lr=0.005, alpha=0.9, lecture=True),
+    "adam-amsgrad": lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
+    "adamw": lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+    "radam": lambda ps: optim.RAdam(ps, lr=0.01),
+}
+SCHEDULES = {
+    "constant": lambda opt: None,
+    "step": lambda opt: S.StepLR(opt, step_size=7, gamma=0.5),
+    "warmup-cosine": lambda opt: S.WarmupLR(opt, 10, after=S.CosineAnnealingLR(opt, T_max=100)),
+    "one-cycle": lambda opt: S.OneCycleLR(opt, max_lr=0.02, total_steps=130, cycle_momentum=False),
+    "lambda": lambda opt: S.LambdaLR(opt, lambda t: 1 / (1 + 0.05 * t)),
+}
+
+
+def batches(steps=120, batch=16, seed=0):
+    """A stream of (X, y) for 2 → 3 classification; every tenth batch is smaller (a shape change)."""
+    rng = np.random.default_rng(seed)
+    for t in range(steps):
+        n = batch if t % 10 != 9 else 5
+        X = rng.normal(size=(n, 2))
+        yield X, (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 0] > 1)
+
+
+def trainer(make_optimizer, make_schedule, scheduler_inside=True):
+    model = nn.MLP([2, 8, 8, 3], activation="tanh", generator=np.random.default_rng(3))
+    opt = make_optimizer(model.parameters())
+    scheduler = make_schedule(opt)
+
+    def step(X, y):
+        loss = nn.functional.cross_entropy(model(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if scheduler is not None and scheduler_inside:
+            scheduler.step()
+        return loss
+
+    return model, opt, scheduler, step
+
+
+def same_state(a, b):
+    """Two optimizers' state_dicts, equal bit for bit."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    return a == b
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+def test_a_jitted_training_loop_is_the_eager_loop_bit_for_bit(optimizer, schedule):
+    eager_model, eager_opt, _, eager_step = trainer(OPTIMIZERS[optimizer], SCHEDULES[schedule])
+    jit_model, jit_opt, _, step = trainer(OPTIMIZERS[optimizer], SCHEDULES[schedule])
+    jitted = jit(step)
+    for X, y in batches():
+        expected, got = eager_step(X, y), jitted(X, y)
+        assert got.data.tobytes() == expected.data.tobytes()
+    for a, b in zip(eager_model.parameters(), jit_model.parameters()):
+        assert a.data.tobytes() == b.data.tobytes() and a.grad.data.tobytes() == b.grad.data.tobytes()
+    assert same_state(eager_opt.state_dict(), jit_opt.state_dict())
+    assert len(jitted.programs) == 2  # batches of 16 and of 5: two programs, each kept
+
+
+def test_a_scheduler_stepped_outside_is_read_at_every_replay():
+    eager_model, _, eager_scheduler, eager_step = trainer(OPTIMIZERS["adamw"], SCHEDULES["one-cycle"], False)
+    jit_model, jit_opt, jit_scheduler, step = trainer(OPTIMIZERS["adamw"], SCHEDULES["one-cycle"], False)
+    jitted = jit(step)
+    for X, y in batches(100):
+        eager_step(X, y)
+        eager_scheduler.step()
+        jitted(X, y)
+        jit_scheduler.step()
+    assert jit_opt.param_groups[0]["lr"] != jit_opt.param_groups[0]["initial_lr"]
+    for a, b in zip(eager_model.parameters(), jit_model.parameters()):
+        assert a.data.tobytes() == b.data.tobytes()
+
+
+def test_the_trace_is_the_program_one_numpy_call_per_line():
+    _, _, _, step = trainer(OPTIMIZERS["sgd"], SCHEDULES["constant"])
+    X, y = next(batches())
+    text = make_trace(step, X, y)
+    lines = text.splitlines()
+    assert lines[0] == "def replay(x0, x1):" and lines[-1].strip() == "return [b" + lines[-1].split("[b")[1]
+    assert "Linear(x0, p0.data, p1.data)" in text and "CrossEntropy(" in text and "OneHot(x1" in text
+    assert "np.matmul(" in text and "out=o" in text  # the backward's own calls, into buffers allocated once
+    assert text.index("SGD_zero_grad()") < text.index("hand_gradient(") < text.index("SGD_step_flat()")
+    assert all(line.count("=") <= 3 for line in lines[1:-1] if "hand_gradient" not in line)
+
+
+def test_unused_buffers_are_dropped_and_outputs_can_be_structures():
+    w = Tensor(np.ones(3), requires_grad=True, name="w")
+
+    @jit
+    def f(x, scale):
+        unused = (x * 5).exp()  # noqa: F841  (nothing reads it: not in the program)
+        y = (w * x).sum()
+        return {"y": y, "both": (y * scale, x)}
+
+    out = f(np.arange(3.0), 2.0)
+    again = f(np.arange(3.0) + 1, 2.0)
+    assert again["y"].item() == 1.0 + 2.0 + 3.0 and again["both"][0].item() == 12.0
+    np.testing.assert_array_equal(again["both"][1].data, np.arange(3.0) + 1)
+    assert out["y"].item() == 3.0
+    text = f.trace(np.arange(3.0), 2.0)
+    assert "Exp" not in text and "exp" not in text
+    f(np.arange(3.0), 3.0)  # a Python argument is part of the key: a new program
+    assert len(f.programs) == 2
+
+
+def test_returned_tensors_are_copies_that_later_calls_do_not_change():
+    w = Tensor(np.array([2.0]), requires_grad=True)
+    f = jit(lambda x: (w * x).exp())
+    f(np.array([1.0]))
+    first = f(np.array([1.0]))
+    f(np.array([3.0]))
+    assert first.item() == np.exp(2.0)
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (lambda x, w: (w * x).sum().item(), r"t\.item\(\)"),
+        (lambda x, w: (w * x) if (w * x).sum() > 0 else -(w * x), r"bool\(t\)"),
+        (lambda x, w: w * Tensor.randn(3), "random numbers"),
+        (lambda x, w: Tensor(np.zeros(3)).add_(x), "in-place"),
+        (lambda x, w: grad((w * x).sum(), w)[0], r"loss\.backward\(\)"),
+        (lambda x, w: (w * x).sum().backward(create_graph=True), "create_graph"),
+        (lambda x, w: float(w.sum()), r"float\(t\)"),
+    ],
+)
+def test_what_cannot_be_replayed_is_refused_while_tracing(body, message):
+    w = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(JitError, match=message):
+        jit(lambda x: body(Tensor(x) if not isinstance(x, Tensor) else x, w))(np.ones(3))
+
+
+def test_raw_numpy_the_trace_cannot_see_is_caught_at_the_first_replay_and_the_eager_result_kept():
+    model = nn.Linear(2, 1, generator=np.random.default_rng(0))
+
+    def manual_sgd(X, y):
+        loss = nn.functional.mse_loss(model(X), y)
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.1 * p.grad.data  # raw numpy: invisible to the trace
+            p.grad = None
+        return loss
+
+    eager = nn.Linear(2, 1, generator=np.random.default_rng(0))
+    step = jit(manual_sgd)
+    X, y = np.ones((4, 2)), np.zeros((4, 1))
+    step(X, y)
+    with pytest.raises(JitError, match="differs from running the function"):
+        step(X, y)
+    for _ in range(2):  # the eager steps, by hand
+        loss = nn.functional.mse_loss(eager(X), y)
+        loss.backward()
+        for p in eager.parameters():
+            p.data -= 0.1 * p.grad.data
+            p.grad = None
+    for a, b in zip(model.parameters(), eager.parameters()):
+        assert a.data.tobytes() == b.data.tobytes()
+
+
+def test_a_value_baked_from_an_argument_is_caught_when_the_argument_changes():
+    w = Tensor(np.ones(2), requires_grad=True)
+    f = jit(lambda x: w * Tensor(x.data * 2))  # x.data read raw: the trace keeps the first call's values
+    f(np.array([1.0, 2.0]))
+    with pytest.raises(JitError, match="the returned values"):
+        f(np.array([5.0, 6.0]))
+
+
+def test_without_the_check_a_replay_runs_no_eager_step():
+    calls = []
+    w = Tensor(np.ones(2), requires_grad=True)
+
+    def f(x):
+        calls.append(1)
+        return (w * x).sum()
+
+    fast = jit(f, check=False)
+    for _ in range(3):
+        fast(np.ones(2))
+    assert len(calls) == 1
+    checked = jit(f)
+    calls.clear()
+    for _ in range(3):
+        checked(np.ones(2))
+    assert len(calls) == 2  # the trace, and the eager run beside the first replay

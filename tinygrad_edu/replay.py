@@ -1,0 +1,466 @@
+"""jit: trace a function once, replay it as a flat list of numpy calls (``tinygrad_edu.jit``).
+
+On tiny networks most of a training step's time is Python bookkeeping:
+Tensors, graph nodes, the backward sweep's heap.  ``jit(step)`` removes it the
+way JAX's jit and tinygrad's TinyJit do, without a compiler:
+
+1. **Trace.**  The first call for given argument shapes and dtypes runs
+   ``step`` as usual while the engine tells a `Tape` every op it applies
+   (engine.Tracing).  ``loss.backward()`` runs its rules on Tensors, so the
+   backward's own numpy calls are recorded too; ``optimizer.step()``,
+   ``zero_grad()`` and ``scheduler.step()`` are recorded as calls to replay
+   as they are (so ηᵗ and the step count are read afresh each time).
+2. **Program.**  What was recorded becomes a `Program`: one line per numpy
+   call over numbered buffers, e.g. ``b4 = Linear(x0, p0, p1)``.  The
+   arguments are inputs (``x``), the tensors ``step`` read from outside
+   (``p``: parameters, read at each replay, so in-place updates are seen) and
+   constants.  Lines whose results nothing uses are dropped; an elementwise
+   numpy ufunc writes into a buffer allocated once (``out=``).
+3. **Replay.**  Later calls with the same shapes run the lines, then hand the
+   gradients to the parameters and return copies of the outputs: no Tensor
+   objects, no graph.  New shapes (a smaller last batch) trace again; each
+   program is kept.
+
+The rules, as jax.jit's:
+
+* Everything the step does to tensors must go through Tensor operations,
+  ``backward()``, an optimizer or a scheduler.  Reading a value into Python
+  (``.item()``, ``.numpy()``, ``if loss > 0:``), in-place tensor methods,
+  ``grad()``/``hvp()`` and drawing random numbers are refused while tracing.
+* Python values are baked in: numbers computed in the step are constants of
+  the program, and Python arguments (not arrays) are part of its key.
+* Array arguments arrive in the step as Tensors; the step returns Tensors
+  (or a tuple, list or dict of them, or None), as plain Tensors without a graph.
+* With ``check=True`` (the default) the first replay of each program also
+  runs the step eagerly and compares every output, parameter, gradient and
+  optimizer state bit for bit; a difference (something the trace did not see,
+  such as raw numpy on ``.data``) raises JitError and keeps the eager result.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.engine import JitError, Op, Tracing
+from tinygrad_edu.optim.flat import FlatStep
+from tinygrad_edu.optim.optimizers import Optimizer
+from tinygrad_edu.tensor import Tensor
+
+# An argument of a line: ("b", k) buffer k, ("p", tensor) the data of a tensor read from outside
+# (a parameter), ("t", tensor) the tensor itself, ("c", value) a constant.
+Argument = tuple[str, Any]
+
+
+@dataclasses.dataclass
+class Line:
+    """One call of the program: ``outs = call(*args, **kwargs)``."""
+
+    call: Callable[..., Any]  # an op's numpy forward, or a Python call replayed as it is
+    name: str  # what the program's source calls it
+    args: tuple[Argument, ...] = ()
+    kwargs: dict[str, Argument] = dataclasses.field(default_factory=dict)
+    outs: tuple[int, ...] = ()  # the buffers it writes: the output, and what an op saves for its rule
+    owner: Any = None  # for a Python call replayed as it is: the optimizer or scheduler it steps
+
+
+class Tape:
+    """What runs while a function is traced (engine.Tracing.tape points here)."""
+
+    def __init__(self, arguments: list[np.ndarray]) -> None:
+        self.buffer_of: dict[int, int] = {}  # id(array) -> its buffer
+        self.examples: list[Any] = []  # each buffer's traced value; holding them, no id is reused while tracing
+        self.lines: list[Line] = []
+        self.inputs = tuple(self._new_buffer(a) for a in arguments)
+        self.constants: set[int] = set()  # ids of arrays made during the trace from Python values alone
+
+    def _new_buffer(self, array: Any) -> int:
+        self.examples.append(array)
+        self.buffer_of[id(array)] = len(self.examples) - 1
+        return len(self.examples) - 1
+
+    def argument(self, x: Any) -> Argument:
+        data = x.data if isinstance(x, Tensor) else x
+        buffer = self.buffer_of.get(id(data))  # every buffer's array is alive: ids are not reused
+        if buffer is not None:
+            return ("b", buffer)
+        return ("p", x) if isinstance(x, Tensor) and id(data) not in self.constants else ("c", data)
+
+    def op(self, op: Op, inputs: tuple, options: dict[str, Any], out: np.ndarray) -> None:
+        """Record ``out = op.forward(*inputs, **options)`` (engine.apply calls this)."""
+        args = tuple(map(self.argument, inputs))
+        kwargs = {name: self.argument(v) for name, v in options.items() if name != "saved"} if options else {}
+        outs = (self._new_buffer(out), self._new_buffer(options["saved"])) if op.saves else (self._new_buffer(out),)
+        self.lines.append(Line(op.forward, op.name, args, kwargs, outs))
+
+    def constant(self, t: Tensor) -> None:
+        """t is the same at every call (backward's seed, a 1): the program may compute with its value."""
+        self.constants.add(id(t.data))
+        self.examples.append(t.data)  # kept alive, so that its id is not reused while tracing
+
+    def gradient(self, t: Tensor, g: Tensor) -> np.ndarray:
+        """Record that backward() gives t the gradient g; returns it as an array."""
+        self.lines.append(Line(hand_gradient, "hand_gradient", (("t", t), self.argument(g))))
+        return g.data
+
+    def call(self, method: Callable[[], Any]) -> None:
+        """Record a Python call (an optimizer's step, a scheduler's) to replay as it is."""
+        bound = getattr(method, "func", method)  # a functools.partial carries its arguments
+        owner = bound.__self__
+        self.lines.append(Line(method, f"{type(owner).__name__}_{bound.__name__}", owner=owner))
+
+    def outputs(self, returned: Any) -> Any:
+        """The returned structure with an Argument in place of each Tensor."""
+        if isinstance(returned, Tensor):
+            return self.argument(returned)
+        if isinstance(returned, (tuple, list)):
+            return type(returned)(self.outputs(r) for r in returned)
+        if isinstance(returned, dict):
+            return {key: self.outputs(r) for key, r in returned.items()}
+        if returned is None:
+            return None
+        raise JitError(f"a jitted function returns Tensors (or tuples, lists, dicts of them); got {type(returned)}")
+
+
+def hand_gradient(t: Tensor, g: np.ndarray) -> None:
+    """What backward() does with a gradient g that belongs to t alone (a fresh array)."""
+    if t._node is not None or t._grad is None:
+        t._grad = Tensor._make(g, None)
+    else:
+        t._grad = Tensor._make(t._grad.data + g, None)
+
+
+def hand_copy(t: Tensor, g: np.ndarray) -> None:
+    """hand_gradient for a g that the next replay overwrites, or that is a view of another buffer."""
+    hand_gradient(t, g.copy() if t._node is not None or t._grad is None else g)
+
+
+class Program:
+    """A traced function as Python source: one line per numpy call over buffers b0, b1, ...,
+    the arguments x0, x1, ... and the tensors read from outside p0, p1, ...
+
+    Made when traced (the passes below); written as source and compiled at its first replay,
+    since compiling costs ~7 µs a line: more than tracing the step."""
+
+    def __init__(self, tape: Tape, returned: Any) -> None:
+        self.lines, folded = fold_constants(tape.lines, tape.examples)
+        self.returns = _map(tape.outputs(returned), folded)
+        self.lines = flat_optimizer_steps(drop_unused(self.lines, self.returns))
+        self.inputs = {buffer: i for i, buffer in enumerate(tape.inputs)}
+        self.examples: list[Any] = tape.examples  # the traced values (shapes, dtypes), until compiled
+        self.namespace: dict[str, Any] = {"np": np, "asarray": np.asarray}
+        self.names: dict[int, str] = {}  # id(object) -> its name in the namespace
+        self.counts = {"p": 0, "c": 0}
+        self.function: Callable[..., list[np.ndarray]] | None = None
+        self.text = ""
+        self.checked = False
+
+    def run(self, arrays: list[np.ndarray]) -> Any:
+        if self.function is None:
+            self._compile()
+        outputs = iter(self.function(*arrays))
+        return _map(self.returns, lambda _: Tensor._make(np.array(next(outputs)), None))  # copies
+
+    def __str__(self) -> str:
+        if self.function is None:
+            self._compile()
+        return self.text
+
+    def _compile(self) -> None:
+        fresh = self._fresh_gradients(self.examples)
+        written = [self._source(line, self.examples, fresh) for line in self.lines]
+        code, notes = [c for c, _ in written], [n for _, n in written]
+        flat: list[Argument] = []
+        _map(self.returns, flat.append)
+        head = f"def replay({', '.join(f'x{i}' for i in range(len(self.inputs)))}):"
+        tail = f"    return [{', '.join(self._ref(a) for a in flat)}]"
+        self.text = "\n".join([head, *(f"{c.ljust(60)}  {n}".rstrip() for c, n in zip(code, notes)), tail])
+        source = "\n".join([head, *code, tail])
+        exec(compile(source, "<jit program>", "exec"), self.namespace)  # noqa: S102  (our own source)
+        self.function, self.examples = self.namespace["replay"], []
+
+    def _name_of(self, obj: Any, name: str) -> str:
+        """A name in the namespace for obj (unique: Linear, Linear_1, ...)."""
+        if id(obj) not in self.names:
+            unique = name if name not in self.namespace else f"{name}_{len(self.namespace)}"
+            self.names[id(obj)] = unique
+            self.namespace[unique] = obj
+        return self.names[id(obj)]
+
+    def _numbered(self, obj: Any, kind: str) -> str:
+        """p0, p1, ... for tensors read from outside; c0, c1, ... for constants."""
+        if id(obj) not in self.names:
+            self.counts[kind] += 1
+            return self._name_of(obj, f"{kind}{self.counts[kind] - 1}")
+        return self.names[id(obj)]
+
+    def _ref(self, argument: Argument) -> str:
+        kind, v = argument
+        if kind == "b":
+            return f"x{self.inputs[v]}" if v in self.inputs else f"b{v}"
+        if kind in ("p", "t"):
+            return f"{self._numbered(v, 'p')}.data" if kind == "p" else self._numbered(v, "p")
+        if isinstance(v, (bool, int, str)) or v is None or (isinstance(v, float) and np.isfinite(v)):
+            return repr(v)  # a literal; a float's repr gives back the same float
+        if isinstance(v, tuple) and all(isinstance(e, int) for e in v):
+            return repr(v)
+        return self._numbered(v, "c")
+
+    def _fresh_gradients(self, examples: list[Any]) -> set[int]:
+        """Buffers handed out as a gradient that each replay allocates anew and nothing else holds:
+        written without out=, owning their memory when traced, handed once (the rest are copied)."""
+        gradients = [line.args[1] for line in self.lines if line.call is hand_gradient]
+        handed = Counter(v for kind, v in gradients if kind == "b")
+        holders = Counter(id(e) for e in examples)
+        return {k for line in self.lines if line.outs for k in line.outs[:1]
+                if handed[k] == 1 and examples[k].base is None and holders[id(examples[k])] == 1}  # fmt: skip
+
+    def _source(self, line: Line, examples: list[Any], fresh: set[int]) -> tuple[str, str]:
+        """(the line of code, its note: the buffer's shape and dtype)."""
+        if isinstance(line.call, np.ufunc) and getattr(np, line.call.__name__, None) is line.call:
+            function = f"np.{line.call.__name__}"  # a numpy ufunc says so: np.multiply, np.matmul
+        else:
+            function = self._name_of(line.call, line.name)
+        parts = [self._ref(a) for a in line.args] + [f"{n}={self._ref(a)}" for n, a in line.kwargs.items()]
+        if line.call is hand_gradient and not (line.args[1][0] == "b" and line.args[1][1] in fresh):
+            function = self._name_of(hand_copy, "hand_copy")
+        if not line.outs:
+            return f"    {function}({', '.join(parts)})", ""
+        out = examples[line.outs[0]]
+        targets = ", ".join(f"b{k}" for k in line.outs)
+        if _writes_into(line) and line.outs[0] not in fresh:
+            buffer = self._name_of(np.empty_like(out), f"o{line.outs[0]}")  # allocated once: out= reuses it
+            call = f"{function}({', '.join(parts)}, out={buffer})"
+        elif len(line.outs) == 1 and out.ndim == 0:
+            call = f"asarray({function}({', '.join(parts)}))"  # numpy gives a scalar for a 0-d result
+        else:
+            call = f"{function}({', '.join(parts)})"
+        return f"    {targets} = {call}", f"# {out.shape} {out.dtype}"
+
+
+def _writes_into(line: Line) -> bool:
+    """Can the line write into a buffer allocated once (a numpy ufunc's out=)?"""
+    return isinstance(line.call, np.ufunc) and not line.kwargs and len(line.outs) == 1
+
+
+def fold_constants(lines: list[Line], examples: list[Any]) -> tuple[list[Line], Callable[[Argument], Argument]]:
+    """Constant folding: an op whose arguments are all constants (the backward's seed 1, and what
+    is computed from it alone) is computed once, now: its traced value becomes a constant.
+    Returns the lines left and the substitution (buffer → constant) for what reads them."""
+    known: dict[int, Any] = {}
+
+    def substitute(a: Argument) -> Argument:
+        return ("c", examples[a[1]]) if a[0] == "b" and a[1] in known else a
+
+    kept = []
+    for line in lines:
+        if known and any(a[0] == "b" and a[1] in known for a in [*line.args, *line.kwargs.values()]):
+            args = tuple(substitute(a) for a in line.args)
+            kwargs = {name: substitute(a) for name, a in line.kwargs.items()}
+            line = dataclasses.replace(line, args=args, kwargs=kwargs)
+        if line.outs and all(kind == "c" for kind, _ in [*line.args, *line.kwargs.values()]):
+            known.update((k, examples[k]) for k in line.outs)
+            continue
+        kept.append(line)
+    return kept, substitute
+
+
+def drop_unused(lines: list[Line], returns: Any) -> list[Line]:
+    """Dead-buffer elimination: keep a line only if it is a call, or a later line or an output
+    reads a buffer it writes."""
+    needed: set[int] = set()
+    _map(returns, lambda a: needed.add(a[1]) if a[0] == "b" else None)
+    kept = []
+    for line in reversed(lines):
+        if line.outs and not any(k in needed for k in line.outs):
+            continue
+        kept.append(line)
+        needed.update(v for kind, v in [*line.args, *line.kwargs.values()] if kind == "b")
+    return kept[::-1]
+
+
+def flat_optimizer_steps(lines: list[Line]) -> list[Line]:
+    """Each ``optimizer.step()`` becomes one update per parameter group over flat arrays
+    (optim.flat): bit for bit the same, with one numpy call where there were one per parameter."""
+    handed = [line.args[0][1] for line in lines if line.call is hand_gradient]
+    fused = []
+    for line in lines:
+        if isinstance(line.owner, Optimizer) and line.call == line.owner.step:
+            line = Line(FlatStep(line.owner, handed), f"{type(line.owner).__name__}_step_flat", owner=line.owner)
+        fused.append(line)
+    return fused
+
+
+def _map(structure: Any, f: Callable[[Argument], Any]) -> Any:
+    """Apply f to every Argument in a (nested) tuple, list or dict."""
+    if isinstance(structure, tuple) and len(structure) == 2 and structure[0] in ("b", "p", "t", "c"):
+        return f(structure)
+    if isinstance(structure, (tuple, list)):
+        return type(structure)(_map(s, f) for s in structure)
+    if isinstance(structure, dict):
+        return {key: _map(s, f) for key, s in structure.items()}
+    return structure
+
+
+class Jitted:
+    """``jit(fn)``: call it as fn; ``.trace(*args)`` shows the program for those arguments."""
+
+    def __init__(self, fn: Callable[..., Any], check: bool = True) -> None:
+        self.fn, self.check = fn, check
+        self.programs: dict[tuple, Program] = {}
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any) -> Any:
+        arrays, key = _arrays_and_key(args)
+        program = self.programs.get(key)
+        if program is None:
+            result, self.programs[key] = trace(self.fn, args, arrays)
+            return result
+        if self.check and not program.checked:
+            return checked_replay(self.fn, args, arrays, program)
+        return program.run(arrays)
+
+    def trace(self, *args: Any) -> str:
+        """The program for arguments like these, as text (traces them if no call did yet)."""
+        arrays, key = _arrays_and_key(args)
+        if key not in self.programs:
+            self.programs[key] = trace(self.fn, args, arrays)[1]
+        return str(self.programs[key])
+
+
+def jit(fn: Callable[..., Any] | None = None, *, check: bool = True) -> Any:
+    """Trace ``fn`` once per argument shapes and dtypes and replay it as numpy calls.
+    Usable as ``@jit`` or ``jit(fn, check=False)``; see the module's docstring for the rules."""
+    if fn is None:
+        return functools.partial(jit, check=check)
+    return Jitted(fn, check)
+
+
+def make_trace(fn: Callable[..., Any], *args: Any) -> str:
+    """The program ``jit(fn)`` would replay for these arguments, as text (in the spirit of
+    jax.make_jaxpr).  It runs ``fn`` once, with its effects (an optimizer step takes place)."""
+    return Jitted(fn, check=False).trace(*args)
+
+
+def _arrays_and_key(args: tuple) -> tuple[list[np.ndarray], tuple]:
+    arrays, key = [], []
+    for a in args:
+        if isinstance(a, (Tensor, np.ndarray)):
+            data = a.data if isinstance(a, Tensor) else a
+            arrays.append(data)
+            key.append((data.shape, data.dtype.str))
+        else:
+            try:
+                hash(a)
+            except TypeError:
+                raise JitError(f"a jitted function's arguments are arrays, Tensors or hashable Python values; "
+                               f"got {type(a).__name__}") from None  # fmt: skip
+            key.append(("static", a))
+    return arrays, tuple(key)
+
+
+def _as_tensors(args: tuple, arrays: list[np.ndarray]) -> list[Any]:
+    """Array arguments as Tensors (the same arrays, so the tape knows them)."""
+    it = iter(arrays)
+    return [Tensor._make(next(it), None) if isinstance(a, np.ndarray) else (next(it), a)[1] if isinstance(a, Tensor)
+            else a for a in args]  # fmt: skip
+
+
+def trace(fn: Callable[..., Any], args: tuple, arrays: list[np.ndarray]) -> tuple[Any, Program]:
+    """Run fn once, eagerly, recording it; returns (its result, the program)."""
+    if Tracing.tape is not None:
+        raise JitError("a jitted function cannot call another jitted function while it is traced")
+    tape = Tracing.tape = Tape(arrays)
+    try:
+        result = fn(*_as_tensors(args, arrays))
+    finally:
+        Tracing.tape = None
+    return result, Program(tape, result)
+
+
+# ------------------------------------------------------------ the check of a first replay
+def checked_replay(fn: Callable[..., Any], args: tuple, arrays: list[np.ndarray], program: Program) -> Any:
+    """Replay, and run fn eagerly from the same state: every output, parameter, gradient and
+    optimizer or scheduler state must agree bit for bit.  On a difference the eager result stays."""
+    tensors, owners = _touched(program)
+    before = _snapshot(tensors, owners)
+    eager = fn(*_as_tensors(args, arrays))
+    after_eager = _snapshot(tensors, owners)
+    _restore(tensors, owners, before)
+    replayed = program.run(arrays)
+    differences = _differences(after_eager, _snapshot(tensors, owners), tensors, owners)
+    if not _same(_data(eager), _data(replayed)):
+        differences.insert(0, "the returned values")
+    if differences:
+        _restore(tensors, owners, after_eager)
+        raise JitError(
+            f"the replayed program differs from running the function: {', '.join(differences[:3])}. The function "
+            "changes or reads something the trace does not see (raw numpy on .data, a value computed from an "
+            "argument outside Tensor operations); the eager result was kept — run the function without jit."
+        )
+    program.checked = True
+    return replayed
+
+
+def _data(structure: Any) -> Any:
+    if isinstance(structure, Tensor):
+        return structure.data
+    if isinstance(structure, (tuple, list)):
+        return [_data(s) for s in structure]
+    if isinstance(structure, dict):
+        return {key: _data(s) for key, s in structure.items()}
+    return structure
+
+
+def _touched(program: Program) -> tuple[list[Tensor], list[Any]]:
+    """The tensors the program reads or hands gradients to, and the objects whose methods it calls."""
+    tensors: dict[int, Tensor] = {}
+    owners: dict[int, Any] = {}
+    for line in program.lines:
+        for _, v in line.args:
+            if isinstance(v, Tensor):
+                tensors[id(v)] = v
+        if line.owner is not None:  # a replayed call
+            owner = line.owner
+            owners[id(owner)] = owner
+            for group in getattr(owner, "param_groups", ()):
+                tensors.update((id(t), t) for t in group["params"])
+    return list(tensors.values()), list(owners.values())
+
+
+def _snapshot(tensors: list[Tensor], owners: list[Any]) -> list[Any]:
+    return [(t.data.copy(), None if t._grad is None else t._grad.data.copy()) for t in tensors] + [
+        copy.deepcopy(o.state_dict()) for o in owners
+    ]
+
+
+def _restore(tensors: list[Tensor], owners: list[Any], state: list[Any]) -> None:
+    for t, (data, grad) in zip(tensors, state):
+        t.data[...] = data
+        t._grad = None if grad is None else Tensor._make(grad.copy(), None)
+    for o, saved in zip(owners, state[len(tensors) :]):
+        o.load_state_dict(copy.deepcopy(saved))
+
+
+def _differences(a: list[Any], b: list[Any], tensors: list[Tensor], owners: list[Any]) -> list[str]:
+    names = [f"tensor {t.name or ''} {t.shape}".replace("  ", " ") for t in tensors]
+    names += [f"the state of {type(o).__name__}" for o in owners]
+    return [name for name, x, y in zip(names, a, b) if not _same(x, y)]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal bit for bit (NaN included), through tuples, lists and dicts."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b or (a != a and b != b)  # NaN equals NaN here
