@@ -18,25 +18,66 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import compare, freeze_imported_objects, micrograd_value_or_none, print_table, torch_or_none
+from benchmarks.timing import (
+    compare,
+    freeze_imported_objects,
+    micrograd_value_or_none,
+    print_table,
+    seconds_per_call,
+    torch_or_none,
+)
 
 
 from benchmarks import bench_core, bench_second_order
 from benchmarks.networks import MEDIUM, SMALL, NumpyAdam, NumpyMLP, make_data, ours, torch_model
-from tinygrad_edu import optim
+from tinygrad_edu import jit, optim
+from tinygrad_edu.trainer import Run, TrainConfig
 
 
-def training_step(spec):
-    """One full step, ours: zero_grad, forward, loss, backward, Adam step."""
+def training_step(spec, jitted=False):
+    """One full step, ours: zero_grad, forward, loss, backward, Adam step (eager, or replayed by jit)."""
     model, X, y, loss_fn = ours(*spec)
     opt = optim.Adam(model.parameters(), lr=1e-3)
 
-    def step():
+    def step(X, y):
         opt.zero_grad()
-        loss_fn(model(X), y).backward()
+        loss = loss_fn(model(X), y)
+        loss.backward()
         opt.step()
+        return loss
 
-    return step
+    run = jit(step) if jitted else step
+    return lambda: run(X, y)
+
+
+def trace_rows():
+    """(what, seconds of the first call, seconds of an eager step) for each network."""
+    rows = []
+    for spec in (SMALL, MEDIUM):
+        label = "→".join(map(str, spec[0]))
+        eager = training_step(spec)
+        eager_seconds = seconds_per_call(eager)
+        first, replay = [], []
+        for _ in range(20):  # a fresh jit each time: its first call traces, its second compiles and checks
+            step = training_step(spec, jitted=True)
+            start = time.perf_counter()
+            step()
+            first.append(time.perf_counter() - start)
+            step()
+            replay.append(time.perf_counter() - start - first[-1])
+        rows.append((label, min(first), min(replay), eager_seconds))
+    return rows
+
+
+def demo_seconds(jitted: bool, repeats: int = 3) -> float:
+    """The demo's training (15 epochs of digits, 675 steps, with each epoch's evaluation), best of repeats."""
+    best = float("inf")
+    for _ in range(repeats):
+        run = Run.create(TrainConfig())
+        start = time.perf_counter()
+        run.train(progress=False, jit=jitted)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def numpy_training_step(spec):
@@ -73,6 +114,8 @@ def step_rows(torch):
         label = "Adam step " + "→".join(map(str, spec[0])) + f", batch {spec[1]}"
         mine = training_step(spec)
         rows.append((label, *compare(mine, numpy_training_step(spec)), "hand-written numpy + Adam"))
+        rows.append((label + ", jit", *compare(training_step(spec, True), numpy_training_step(spec)),
+                     "hand-written numpy + Adam"))  # fmt: skip
         if torch is not None:  # ours runs on one BLAS thread; PyTorch at one and at every core
             for threads in sorted({1, os.cpu_count() or 1}):
                 torch.set_num_threads(threads)
@@ -84,7 +127,8 @@ def step_rows(torch):
 
 
 def peak_bytes(step, repeats: int = 3) -> int:
-    step()  # allocate optimizer state and caches first
+    step()  # allocate optimizer state and caches first (a jitted step: traces)
+    step()  # (a jitted step: compiles and checks its program)
     tracemalloc.start()
     for _ in range(repeats):
         step()
@@ -99,6 +143,7 @@ def memory_rows():
         label = "→".join(map(str, spec[0]))
         mine, floor = peak_bytes(training_step(spec)), peak_bytes(numpy_training_step(spec))
         rows.append((label, mine, floor))
+        rows.append((label + ", jit", peak_bytes(training_step(spec, True)), floor))
     return rows
 
 
@@ -122,7 +167,16 @@ def main() -> None:
     per_op = bench_core.per_op_rows(torch, micrograd_value)
     print_table("Per-op overhead (targets: tracked ≤ micrograd's Value add; untracked ≤ ½ tracked)", per_op)
     print_table("Scalar code (target: ≤ PyTorch eager)", bench_core.scalar_chain_rows(torch))
-    print_table("Training step (target: ≤ 2× numpy, ≤ 1× PyTorch at the same thread count)", step_rows(torch))
+    print_table(
+        "Training step (targets: eager ≤ 2× numpy, ≤ 1× PyTorch at the same thread count; jit ≤ 1× numpy)",
+        step_rows(torch),
+    )
+    print("\nTracing (target: the first call ≤ 3× an eager step; the first replay also compiles and checks)")
+    for label, first, replay, eager in trace_rows():
+        print(f"  {label:14s} first call {first * 1e6:7.0f}µs = {first / eager:4.1f}× an eager step "
+              f"({eager * 1e6:.0f}µs); first replay {replay * 1e6:7.0f}µs = {replay / eager:4.1f}×")  # fmt: skip
+    eager, jitted = demo_seconds(False), demo_seconds(True)
+    print(f"  the demo's training: eager {eager:.3f} s, jit {jitted:.3f} s ({eager / jitted:.2f}× faster)")
     print_table(
         "Second order and forward mode (targets: HVP ≤ 2× our gradient, ≤ 1× PyTorch; hvp_fn ≤ 1×; jvp ≤ 2.5× forward)",
         bench_second_order.hvp_rows(torch),
@@ -131,7 +185,7 @@ def main() -> None:
     print("\n" + chain_rows(torch))
     print("\nPeak memory of a training step (tracemalloc; target ≤ 2× numpy)")
     for label, mine, floor in memory_rows():
-        print(f"  {label:14s} ours {mine / 1024:8.1f} KiB, numpy {floor / 1024:8.1f} KiB, ratio {mine / floor:.2f}×")
+        print(f"  {label:19s} ours {mine / 1024:8.1f} KiB, numpy {floor / 1024:8.1f} KiB, ratio {mine / floor:.2f}×")
     if torch is None:
         print("\n(PyTorch is not installed: pip install torch==2.13.0 adds its rows.)")
     if micrograd_value is None:

@@ -68,6 +68,23 @@ def test_train_resumes_from_a_checkpoint_exactly(tmp_path):
         np.testing.assert_array_equal(a["model"][key], b["model"][key])
 
 
+def test_train_with_jit_gives_the_eager_run_bit_for_bit_and_resumes(tmp_path):
+    common = ["--dataset", "moons", "--hidden", "8", "--batch-size", "50", "--quiet", "--schedule", "none"]
+    eager = cli("train", *common, "--epochs", "3", "--out", str(tmp_path / "eager"))
+    jitted = cli("train", *common, "--epochs", "2", "--jit", "--out", str(tmp_path / "jit"))
+    resumed = cli("train", "--resume", str(tmp_path / "jit" / "checkpoint.npz"), "--epochs", "3", "--jit", "--quiet",
+                  "--out", str(tmp_path / "jit"))  # fmt: skip
+    for result in (eager, jitted, resumed):
+        assert result.returncode == 0, result.stderr
+    a, b = nn.load(tmp_path / "eager" / "checkpoint.npz"), nn.load(tmp_path / "jit" / "checkpoint.npz")
+    assert a["history"] == b["history"] and len(a["history"]["loss"]) == 30  # 480 samples: 9 batches of 50, 1 of 30
+    for key in a["model"]:
+        assert a["model"][key].tobytes() == b["model"][key].tobytes()
+    for i, state in a["optimizer"]["state"].items():
+        for key, value in state.items():
+            assert np.asarray(value).tobytes() == np.asarray(b["optimizer"]["state"][i][key]).tobytes()
+
+
 def test_graph_command_prints_values_and_gradients(tmp_path):
     result = cli("graph", "a*b + b**3", "a=-4", "b=2", "--out", str(tmp_path / "g.svg"))
     assert result.returncode == 0, result.stderr

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import JitError, Tensor, grad, jit, make_trace, nn, optim
+from tinygrad_edu import trainer as trainer_module
 from tinygrad_edu.optim import lr_scheduler as S
 
 OPTIMIZERS = {
@@ -207,3 +208,30 @@ def test_without_the_check_a_replay_runs_no_eager_step():
     for _ in range(3):
         checked(np.ones(2))
     assert len(calls) == 2  # the trace, and the eager run beside the first replay
+
+
+@pytest.mark.parametrize("optimizer", trainer_module.OPTIMIZERS)
+def test_every_optimizer_and_schedule_of_train_gives_the_same_run_with_jit(optimizer):
+    for schedule in trainer_module.SCHEDULES:
+        runs = []
+        for jitted in (False, True):
+            config = trainer_module.TrainConfig(dataset="moons", hidden=[8], optimizer=optimizer, schedule=schedule,
+                                                warmup_steps=5, batch_size=50, epochs=2)  # fmt: skip
+            run = trainer_module.Run.create(config)
+            run.train(progress=False, jit=jitted)
+            runs.append(run)
+        eager, jit_run = runs
+        assert eager.history == jit_run.history, schedule
+        for a, b in zip(eager.model.parameters(), jit_run.model.parameters()):
+            assert a.data.tobytes() == b.data.tobytes(), schedule
+        assert same_state(eager.optimizer.state_dict(), jit_run.optimizer.state_dict()), schedule
+
+
+def test_class_indices_are_checked_at_every_replay_not_only_when_traced():
+    _, _, _, step = trainer(OPTIMIZERS["sgd"], SCHEDULES["constant"])
+    jitted = jit(step)
+    X, y = next(batches())
+    jitted(X, y)
+    jitted(X, y)
+    with pytest.raises(ValueError, match=r"class indices must lie in \[0, 3\), got -1"):
+        jitted(X, np.where(y == 2, -1, y))  # a negative index would silently pick the last class

@@ -69,6 +69,10 @@ class Tracing:
     tape: Any = None
 
 
+class InputError(ValueError):
+    """An op's forward refusing its inputs' values, in words of its own (kept as it is by apply)."""
+
+
 class JitError(RuntimeError):
     """A jitted function does something a recorded program could not replay."""
 
@@ -205,7 +209,7 @@ def apply(op: Op, *inputs: Any, **options: Any) -> Tensor:
             arrays.append(constant(x))
     try:
         out = op.forward(*arrays, **options)
-    except np.exceptions.AxisError:  # numpy's own error (an IndexError and a ValueError): keep it
+    except (np.exceptions.AxisError, InputError):  # numpy's own message, or the op's: keep it
         raise
     except ValueError as error:
         raise shape_error(op, arrays, error) from None

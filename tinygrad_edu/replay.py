@@ -67,6 +67,7 @@ class Line:
     args: tuple[Argument, ...] = ()
     kwargs: dict[str, Argument] = dataclasses.field(default_factory=dict)
     outs: tuple[int, ...] = ()  # the buffers it writes: the output, and what an op saves for its rule
+    reads: tuple[int, ...] = ()  # the buffers among its arguments
     owner: Any = None  # for a Python call replayed as it is: the optimizer or scheduler it steps
 
 
@@ -93,20 +94,30 @@ class Tape:
         return ("p", x) if isinstance(x, Tensor) and id(data) not in self.constants else ("c", data)
 
     def op(self, op: Op, inputs: tuple, options: dict[str, Any], out: np.ndarray) -> None:
-        """Record ``out = op.forward(*inputs, **options)`` (engine.apply calls this)."""
+        """Record ``out = op.forward(*inputs, **options)`` (engine.apply calls this).
+
+        Constant folding: an op whose arguments are all constants (the backward's seed, and what
+        is computed from it alone) is not recorded; its value is a constant of the program."""
         args = tuple(map(self.argument, inputs))
         kwargs = {name: self.argument(v) for name, v in options.items() if name != "saved"} if options else {}
+        arguments = (*args, *kwargs.values())
+        if all(kind == "c" for kind, _ in arguments):
+            self.constant(out, *([options["saved"]] if op.saves else []))
+            return
         outs = (self._new_buffer(out), self._new_buffer(options["saved"])) if op.saves else (self._new_buffer(out),)
-        self.lines.append(Line(op.forward, op.name, args, kwargs, outs))
+        reads = tuple(v for kind, v in arguments if kind == "b")
+        self.lines.append(Line(op.forward, op.name, args, kwargs, outs, reads))
 
-    def constant(self, t: Tensor) -> None:
-        """t is the same at every call (backward's seed, a 1): the program may compute with its value."""
-        self.constants.add(id(t.data))
-        self.examples.append(t.data)  # kept alive, so that its id is not reused while tracing
+    def constant(self, *arrays: np.ndarray) -> None:
+        """These arrays are the same at every call: the program may compute with their values."""
+        self.constants.update(id(a) for a in arrays)
+        self.examples.extend(arrays)  # kept alive, so that their ids are not reused while tracing
 
     def gradient(self, t: Tensor, g: Tensor) -> np.ndarray:
         """Record that backward() gives t the gradient g; returns it as an array."""
-        self.lines.append(Line(hand_gradient, "hand_gradient", (("t", t), self.argument(g))))
+        given = self.argument(g)
+        reads = (given[1],) if given[0] == "b" else ()
+        self.lines.append(Line(hand_gradient, "hand_gradient", (("t", t), given), reads=reads))
         return g.data
 
     def call(self, method: Callable[[], Any]) -> None:
@@ -149,9 +160,8 @@ class Program:
     since compiling costs ~7 µs a line: more than tracing the step."""
 
     def __init__(self, tape: Tape, returned: Any) -> None:
-        self.lines, folded = fold_constants(tape.lines, tape.examples)
-        self.returns = _map(tape.outputs(returned), folded)
-        self.lines = flat_optimizer_steps(drop_unused(self.lines, self.returns))
+        self.returns = tape.outputs(returned)
+        self.lines = flat_optimizer_steps(drop_unused(tape.lines, self.returns))
         self.inputs = {buffer: i for i, buffer in enumerate(tape.inputs)}
         self.examples: list[Any] = tape.examples  # the traced values (shapes, dtypes), until compiled
         self.namespace: dict[str, Any] = {"np": np, "asarray": np.asarray}
@@ -249,28 +259,6 @@ def _writes_into(line: Line) -> bool:
     return isinstance(line.call, np.ufunc) and not line.kwargs and len(line.outs) == 1
 
 
-def fold_constants(lines: list[Line], examples: list[Any]) -> tuple[list[Line], Callable[[Argument], Argument]]:
-    """Constant folding: an op whose arguments are all constants (the backward's seed 1, and what
-    is computed from it alone) is computed once, now: its traced value becomes a constant.
-    Returns the lines left and the substitution (buffer → constant) for what reads them."""
-    known: dict[int, Any] = {}
-
-    def substitute(a: Argument) -> Argument:
-        return ("c", examples[a[1]]) if a[0] == "b" and a[1] in known else a
-
-    kept = []
-    for line in lines:
-        if known and any(a[0] == "b" and a[1] in known for a in [*line.args, *line.kwargs.values()]):
-            args = tuple(substitute(a) for a in line.args)
-            kwargs = {name: substitute(a) for name, a in line.kwargs.items()}
-            line = dataclasses.replace(line, args=args, kwargs=kwargs)
-        if line.outs and all(kind == "c" for kind, _ in [*line.args, *line.kwargs.values()]):
-            known.update((k, examples[k]) for k in line.outs)
-            continue
-        kept.append(line)
-    return kept, substitute
-
-
 def drop_unused(lines: list[Line], returns: Any) -> list[Line]:
     """Dead-buffer elimination: keep a line only if it is a call, or a later line or an output
     reads a buffer it writes."""
@@ -281,7 +269,7 @@ def drop_unused(lines: list[Line], returns: Any) -> list[Line]:
         if line.outs and not any(k in needed for k in line.outs):
             continue
         kept.append(line)
-        needed.update(v for kind, v in [*line.args, *line.kwargs.values()] if kind == "b")
+        needed.update(line.reads)
     return kept[::-1]
 
 

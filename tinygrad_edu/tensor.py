@@ -176,7 +176,7 @@ class Tensor:
             untraceable("backward(create_graph=True)", "differentiate twice outside the jitted function")
         seed = initial_gradient(self, gradient, create_graph or tape is not None)
         if tape is not None and gradient is None:  # the implicit 1: the same at every call
-            tape.constant(seed)
+            tape.constant(seed.data)
         found = sweep(
             [self],
             [seed],

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_edu import nn, optim
+from tinygrad_edu import nn, optim, replay
 from tinygrad_edu.data import DataLoader, datasets
 from tinygrad_edu.engine import no_grad
 from tinygrad_edu.nn import functional as F
@@ -179,10 +179,21 @@ class Run:
         y = self.y_train if y is None else y
         return F.cross_entropy(self.model(X), y)
 
-    def train(self, progress: bool = True, checkpoint: str | Path | None = None) -> None:
+    def step(self, X: Any, y: Any) -> Tensor:
+        """One training step on a batch: the loss, its gradient, the optimizer's and the schedule's step."""
+        loss = self.loss(X, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss
+
+    def train(self, progress: bool = True, checkpoint: str | Path | None = None, jit: bool = False) -> None:
         """Run the remaining epochs (all of them for a new run), saving ``checkpoint``
         (atomically) at the end of every epoch: an interrupted run loses at most
-        the epoch it was in.  A progress bar on a terminal, a line per epoch otherwise."""
+        the epoch it was in.  A progress bar on a terminal, a line per epoch otherwise.
+        ``jit``: steps traced once per batch shape and replayed (the same numbers, bit for bit)."""
+        step = replay.jit(self.step) if jit else self.step
         terminal = sys.stderr.isatty()
         bar = tqdm(
             range(self.epoch, self.config.epochs), desc="training", unit="epoch", disable=not (progress and terminal),
@@ -190,13 +201,8 @@ class Run:
         )  # fmt: skip
         for _ in bar:
             for xb, yb in self.loader:
-                loss = self.loss(xb, yb)
-                self.optimizer.zero_grad()
-                loss.backward()
                 self.history["lr"].append(self.optimizer.param_groups[0]["lr"])
-                self.optimizer.step()
-                self.scheduler.step()
-                self.history["loss"].append(loss.item())
+                self.history["loss"].append(step(xb, yb).item())
                 self.check_divergence()
             self.epoch += 1
             self.history["train_accuracy"].append(accuracy(self.model, self.X_train, self.y_train))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import tensor_xp
-from tinygrad_edu.engine import Op, apply
+from tinygrad_edu.engine import InputError, Op, apply
 from tinygrad_edu.tensor import ArrayLike, Tensor
 
 
@@ -166,7 +166,6 @@ def one_hot(tensor: ArrayLike, num_classes: int = -1) -> Tensor:
     indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
     if num_classes == -1:
         num_classes = int(indices.max()) + 1 if indices.size else 0
-    _check_classes(indices, num_classes)
     return Tensor(_one_hot(indices, num_classes, np.int64))
 
 
@@ -175,11 +174,13 @@ def _check_classes(target: np.ndarray, num_classes: int) -> None:
         raise TypeError(f"targets must be integer class indices, got dtype {target.dtype}.")
     if target.size and (target.min() < 0 or target.max() >= num_classes):
         wrong = target.min() if target.min() < 0 else target.max()
-        raise ValueError(f"class indices must lie in [0, {num_classes}), got {wrong}.")
+        raise InputError(f"class indices must lie in [0, {num_classes}), got {wrong}.")
 
 
 def _one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64) -> np.ndarray:
-    """(…,) class indices (checked) → (…, num_classes) rows of zeros with a one at the class."""
+    """(…,) class indices (checked: an op's forward, so a jitted step checks every batch)
+    → (…, num_classes) rows of zeros with a one at the class."""
+    _check_classes(target, num_classes)
     encoded = np.zeros((target.size, num_classes), dtype)
     encoded[np.arange(target.size), target.ravel()] = 1
     return encoded.reshape(target.shape + (num_classes,))
@@ -200,10 +201,9 @@ def cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") ->
             f"got {target.shape}."
         )
     try:
-        _check_classes(target, logits.shape[-1])
+        encoded = apply(OneHot, target, num_classes=logits.shape[-1], dtype=logits.dtype)
     except (TypeError, ValueError) as error:
         raise type(error)(f"cross_entropy: {error}") from None
-    encoded = apply(OneHot, target, num_classes=logits.shape[-1], dtype=logits.dtype)
     if reduction == "none":
         return -(logits.log_softmax(axis=-1) * encoded).sum(axis=-1)
     return apply(CrossEntropy, logits, encoded, scale=_scale(reduction, target.size))
