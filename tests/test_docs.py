@@ -45,7 +45,7 @@ def test_the_engine_walkthrough_quotes_the_code_as_it_is():
     """docs/autodiff.md quotes engine.py and ops.py: every quoted block must still be in the source."""
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "autodiff.md").read_text(), flags=re.S)
     sources = "".join(p.read_text() for p in (ROOT / "tinygrad_edu").rglob("*.py"))
-    quoted = [b for b in blocks if "viz.record_modules" not in b]  # the one usage example
+    quoted = [b for b in blocks if "viz.record_modules" not in b and "make_trace" not in b]  # the usage examples
     assert len(quoted) >= 4
     for block in quoted:
         assert block in sources, f"docs/autodiff.md quotes code that is no longer in the package:\n{block}"
@@ -61,3 +61,12 @@ def test_the_step_the_autodiff_chapter_quotes_is_what_the_page_shows():
     chapter = (ROOT / "docs" / "autodiff.md").read_text()
     quoted = re.search(r"\[step (\d+)\]\(figures/autodiff_steps.html#step=\1\), `([^`]*)`", chapter)
     assert quoted and told.steps[int(quoted.group(1))].text == quoted.group(2)
+
+
+def test_the_program_the_jit_section_prints_is_what_make_trace_prints(capsys):
+    text = (ROOT / "docs" / "autodiff.md").read_text()
+    section = text[text.index("## What a jit does") :]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    shown = re.search(r"```\n(def replay.*?)```", section, flags=re.S).group(1)
+    exec(compile(code, "docs/autodiff.md", "exec"), {})
+    assert capsys.readouterr().out == shown

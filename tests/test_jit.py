@@ -124,7 +124,7 @@ def test_unused_buffers_are_dropped_and_outputs_can_be_structures():
     np.testing.assert_array_equal(again["both"][1].data, np.arange(3.0) + 1)
     assert out["y"].item() == 3.0
     text = f.trace(np.arange(3.0), 2.0)
-    assert "Exp" not in text and "exp" not in text
+    assert "Exp" not in text and "exp" not in text and f.trace() == text  # without arguments: all traced so far
     f(np.arange(3.0), 3.0)  # a Python argument is part of the key: a new program
     assert len(f.programs) == 2
 
@@ -235,3 +235,12 @@ def test_class_indices_are_checked_at_every_replay_not_only_when_traced():
     jitted(X, y)
     with pytest.raises(ValueError, match=r"class indices must lie in \[0, 3\), got -1"):
         jitted(X, np.where(y == 2, -1, y))  # a negative index would silently pick the last class
+
+
+def test_trace_without_arguments_needs_a_call_first():
+    f = jit(lambda x: x * 2)
+    with pytest.raises(JitError, match="nothing is traced yet"):
+        f.trace()
+    f(np.ones(2))
+    f(np.ones(3))
+    assert f.trace().count("def replay(x0):") == 2

@@ -6,7 +6,7 @@ Hessian-vector products, a minimal nn, and the optimizers of the lecture
 from tinygrad_edu.engine import enable_grad, is_grad_enabled, no_grad  # isort: skip
 from tinygrad_edu.autograd import grad, hessian, hvp, jacobian, jvp, make_hvp
 from tinygrad_edu.engine import JitError
-from tinygrad_edu.replay import jit, make_trace
+from tinygrad_edu.jit import jit, make_trace  # the function jit now hides the module's name
 from tinygrad_edu.tensor import Tensor, concat, manual_seed, stack
 
 __all__ = [

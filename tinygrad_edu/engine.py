@@ -63,7 +63,7 @@ def is_grad_enabled() -> bool:
 
 
 class Tracing:
-    """While ``jit`` (replay.py) traces a function, ``tape`` is told every op that
+    """While ``jit`` (jit.py) traces a function, ``tape`` is told every op that
     runs, with or without grad, so the function can be replayed without Tensors."""
 
     tape: Any = None

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_edu import nn, optim, replay
+from tinygrad_edu import nn, optim
 from tinygrad_edu.data import DataLoader, datasets
 from tinygrad_edu.engine import no_grad
+from tinygrad_edu.jit import jit as trace_once
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.optim import lr_scheduler as S
 from tinygrad_edu.tensor import Tensor, manual_seed
@@ -193,7 +194,7 @@ class Run:
         (atomically) at the end of every epoch: an interrupted run loses at most
         the epoch it was in.  A progress bar on a terminal, a line per epoch otherwise.
         ``jit``: steps traced once per batch shape and replayed (the same numbers, bit for bit)."""
-        step = replay.jit(self.step) if jit else self.step
+        step = trace_once(self.step) if jit else self.step
         terminal = sys.stderr.isatty()
         bar = tqdm(
             range(self.epoch, self.config.epochs), desc="training", unit="epoch", disable=not (progress and terminal),

@@ -100,13 +100,12 @@ class Tape:
         is computed from it alone) is not recorded; its value is a constant of the program."""
         args = tuple(map(self.argument, inputs))
         kwargs = {name: self.argument(v) for name, v in options.items() if name != "saved"} if options else {}
-        arguments = (*args, *kwargs.values())
-        if all(kind == "c" for kind, _ in arguments):
+        reads = [v for kind, v in args if kind == "b"] + [v for kind, v in kwargs.values() if kind == "b"]
+        if not reads and all(kind == "c" for kind, _ in (*args, *kwargs.values())):
             self.constant(out, *([options["saved"]] if op.saves else []))
             return
         outs = (self._new_buffer(out), self._new_buffer(options["saved"])) if op.saves else (self._new_buffer(out),)
-        reads = tuple(v for kind, v in arguments if kind == "b")
-        self.lines.append(Line(op.forward, op.name, args, kwargs, outs, reads))
+        self.lines.append(Line(op.forward, op.name, args, kwargs, outs, tuple(reads)))
 
     def constant(self, *arrays: np.ndarray) -> None:
         """These arrays are the same at every call: the program may compute with their values."""
@@ -190,10 +189,23 @@ class Program:
         _map(self.returns, flat.append)
         head = f"def replay({', '.join(f'x{i}' for i in range(len(self.inputs)))}):"
         tail = f"    return [{', '.join(self._ref(a) for a in flat)}]"
-        self.text = "\n".join([head, *(f"{c.ljust(60)}  {n}".rstrip() for c, n in zip(code, notes)), tail])
+        body = [f"{c.ljust(60)}  {n}".rstrip() for c, n in zip(code, notes)]
+        self.text = "\n".join([head, *self._legend(), *body, tail])
         source = "\n".join([head, *code, tail])
         exec(compile(source, "<jit program>", "exec"), self.namespace)  # noqa: S102  (our own source)
         self.function, self.examples = self.namespace["replay"], []
+
+    def _legend(self) -> list[str]:
+        """Comment lines that say what each p and c stands for."""
+        lines = []
+        for name, obj in self.namespace.items():
+            if name[0] == "p" and name[1:].isdigit():
+                what = f"{obj.name!r}, " if obj.name else ""
+                lines.append(f"    # {name}: a tensor read at each call, {what}{obj.shape} {obj.dtype}")
+            elif name[0] == "c" and name[1:].isdigit():
+                value = np.array2string(obj, threshold=4) if isinstance(obj, np.ndarray) else repr(obj)
+                lines.append(f"    # {name}: a constant of the trace, {value}")
+        return lines
 
     def _name_of(self, obj: Any, name: str) -> str:
         """A name in the namespace for obj (unique: Linear, Linear_1, ...)."""
@@ -315,7 +327,12 @@ class Jitted:
         return program.run(arrays)
 
     def trace(self, *args: Any) -> str:
-        """The program for arguments like these, as text (traces them if no call did yet)."""
+        """The program for arguments like these, as text (traces them if no call did yet);
+        without arguments, every program traced so far."""
+        if not args:
+            if not self.programs:
+                raise JitError("nothing is traced yet: call the function first, or pass arguments to trace()")
+            return "\n\n".join(str(program) for program in self.programs.values())
         arrays, key = _arrays_and_key(args)
         if key not in self.programs:
             self.programs[key] = trace(self.fn, args, arrays)[1]
