@@ -64,27 +64,25 @@ def test_the_flat_step_is_the_step_bit_for_bit(make):
     assert all(p.data.base is not None for p in b)  # the parameters are views into one flat array
 
 
+def step_both(t, a, opt_a, b, flat, change=lambda ps: None):
+    """Step 1: the same gradients and the same change to both; the eager step and the flat one agree."""
+    for params in (a, b):
+        give_gradients(params, t)
+        change(params)
+    opt_a.step()
+    flat()
+    assert_same(a, opt_a, b, flat.optimizer)
+
+
 def test_it_re_flattens_after_load_state_dict_and_an_assigned_data():
     a, opt_a, b, opt_b = twins(lambda ps: optim.Adam(ps, lr=0.1))
     flat = FlatStep(opt_b, b)
     for t in range(6):
-        give_gradients(a, t)
-        give_gradients(b, t)
         if t == 2:
             opt_b.load_state_dict(opt_a.state_dict())  # new state arrays: the old views are gone
-        if t == 4:
-            b[0].data = b[0].data.copy()  # a new array: the flat θ must not be stale
-            a[0].data = a[0].data.copy()
-        opt_a.step()
-        flat()
-        assert_same(a, opt_a, b, opt_b)
-    b[1].data[...] = 7.0  # the views are the parameters: writing one is seen by the next step
-    a[1].data[...] = 7.0
-    give_gradients(a, 9)
-    give_gradients(b, 9)
-    opt_a.step()
-    flat()
-    assert_same(a, opt_a, b, opt_b)
+        copy_first = (lambda ps: setattr(ps[0], "data", ps[0].data.copy())) if t == 4 else (lambda ps: None)
+        step_both(t, a, opt_a, b, flat, copy_first)  # a new array at t = 4: the flat θ must not be stale
+    step_both(9, a, opt_a, b, flat, lambda ps: ps[1].data.fill(7.0))  # the views are the parameters
 
 
 @pytest.mark.parametrize(
@@ -97,29 +95,13 @@ def test_it_re_flattens_after_load_state_dict_and_an_assigned_data():
 def test_what_cannot_fuse_goes_through_the_ordinary_step(spoil, step_counts):
     a, opt_a, b, opt_b = twins(lambda ps: optim.Adam(ps, lr=0.1))
     flat = FlatStep(opt_b, b)
-    for t in range(4):
-        give_gradients(a, t)
-        give_gradients(b, t)
-        if t == 2:
-            spoil(a)
-            spoil(b)
-        opt_a.step()
-        flat()
-        assert_same(a, opt_a, b, opt_b)
+    for t in range(5):
+        step_both(t, a, opt_a, b, flat, spoil if t == 2 else lambda ps: None)
     assert len({opt_b.state[p]["step"] for p in b}) == step_counts
-    give_gradients(a, 5)
-    give_gradients(b, 5)
-    opt_a.step()
-    flat()
-    assert_same(a, opt_a, b, opt_b)
 
 
 def test_a_parameter_not_in_the_flat_set_still_gets_its_step():
     a, opt_a, b, opt_b = twins(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9))
     flat = FlatStep(opt_b, b[:3])  # the fourth is not among those the program hands gradients to
     for t in range(3):
-        give_gradients(a, t)
-        give_gradients(b, t)
-        opt_a.step()
-        flat()
-        assert_same(a, opt_a, b, opt_b)
+        step_both(t, a, opt_a, b, flat)
