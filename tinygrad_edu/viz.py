@@ -308,16 +308,20 @@ def plot_curves(
     ylabel: str = "loss",
     log: bool = False,
     legend_outside: bool = False,
+    x: Sequence[float] | None = None,
+    log_x: bool = False,
 ) -> Path:
-    """Several named curves (loss, accuracy, learning rate, ...) on one axis; with many
-    curves, ``legend_outside`` keeps the legend off the lines."""
+    """Several named curves (loss, accuracy, learning rate, ...) on one axis, against the
+    step or against ``x``; with many curves, ``legend_outside`` keeps the legend off the lines."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 3.6) if legend_outside else (6, 3.6))
     for label, values in curves.items():
-        ax.plot(np.arange(len(values)), values, label=label)
+        ax.plot(np.arange(len(values)) if x is None else x, values, label=label)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if log:
         ax.set_yscale("log")
+    if log_x:
+        ax.set_xscale("log")
     ax.grid(alpha=0.3)
     ax.legend(**({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "fontsize": 8} if legend_outside else {}))
     return _save(fig, path)
@@ -408,12 +412,22 @@ def plot_scatter(
     ylabel: str,
     title: str = "",
     xlim: tuple[float, float] | None = None,
+    groups: Sequence[str] | None = None,
+    log_y: bool = False,
 ) -> Path:
+    """Points (x, y); ``groups`` names each point's kind (one colour and legend entry a kind)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.scatter(x, y, s=18, alpha=0.8)
+    kinds = np.asarray(groups if groups is not None else [""] * len(x))
+    for kind in dict.fromkeys(kinds):
+        chosen = kinds == kind
+        ax.scatter(np.asarray(x)[chosen], np.asarray(y)[chosen], s=18, alpha=0.8, label=kind or None)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if xlim is not None:
         ax.set_xlim(*xlim)
+    if log_y:
+        ax.set_yscale("log")
+    if groups is not None:
+        ax.legend()
     ax.grid(alpha=0.3)
     return _save(fig, path)
