@@ -63,6 +63,9 @@ def test_batch_size_time_and_epochs(run_quick):
     assert all(0.0 <= acc <= 1.0 for pair in results["accuracies"].values() for acc in pair)
     assert all(value > 0 for values in results["sharpness"].values() for value in values)
     assert all(len(values) >= 2 for values in results["sharpness"].values())  # several seeds
+    tuned = results["tuned"]
+    assert sorted(tuned) == sizes[1:] and all(len(t["validation"]) >= 2 for t in tuned.values())
+    assert all(t["lr"] in (0.01, 0.1, 1.0) for t in tuned.values())  # each size picks from the quick grid
     assert figures == ["batch_size.png"]
 
 
