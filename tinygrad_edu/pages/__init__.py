@@ -19,8 +19,8 @@ def json_for_script(data: Any) -> str:
 
 
 def fill(name: str, **parts: str) -> str:
-    """The template with each /*NAME*/ marker replaced by its part."""
-    page = template(name)
+    """The template, with the shared ending (tail.html) and each /*NAME*/ marker replaced by its part."""
+    page = template(name).replace("/*TAIL*/", template("tail.html"))
     for marker, content in parts.items():
         page = page.replace(f"/*{marker}*/", content)
     return page
