@@ -244,3 +244,13 @@ def test_trace_without_arguments_needs_a_call_first():
     f(np.ones(2))
     f(np.ones(3))
     assert f.trace().count("def replay(x0):") == 2
+
+
+def test_keyword_arguments_are_arguments_too():
+    w = Tensor(np.ones(2), requires_grad=True)
+    f = jit(lambda x, scale=1.0, shift=None: w * x * scale + (0 if shift is None else shift))
+    np.testing.assert_array_equal(f(np.ones(2), shift=np.full(2, 3.0)).data, [4.0, 4.0])
+    np.testing.assert_array_equal(f(np.ones(2), shift=np.full(2, 5.0)).data, [6.0, 6.0])  # an array: an input
+    np.testing.assert_array_equal(f(np.ones(2), scale=2.0).data, [2.0, 2.0])  # another keyword: another program
+    np.testing.assert_array_equal(f(np.ones(2), scale=3.0).data, [3.0, 3.0])  # a Python value: part of the key
+    assert len(f.programs) == 3 and "x1" in f.trace(np.ones(2), shift=np.ones(2))

@@ -11,15 +11,18 @@ way JAX's jit and tinygrad's TinyJit do, without a compiler:
    ``zero_grad()`` and ``scheduler.step()`` are recorded as calls to replay
    as they are (so ηᵗ and the step count are read afresh each time).
 2. **Program.**  What was recorded becomes a `Program`: one line per numpy
-   call over numbered buffers, e.g. ``b4 = Linear(x0, p0, p1)``.  The
-   arguments are inputs (``x``), the tensors ``step`` read from outside
+   call over numbered buffers, e.g. ``b4 = Linear(x0, p0.data, p1.data)``.
+   The arguments are inputs (``x``), the tensors ``step`` read from outside
    (``p``: parameters, read at each replay, so in-place updates are seen) and
-   constants.  Lines whose results nothing uses are dropped; an elementwise
-   numpy ufunc writes into a buffer allocated once (``out=``).
-3. **Replay.**  Later calls with the same shapes run the lines, then hand the
-   gradients to the parameters and return copies of the outputs: no Tensor
-   objects, no graph.  New shapes (a smaller last batch) trace again; each
-   program is kept.
+   constants (``c``).  Passes: an op on constants alone is computed once
+   (constant folding, in `Tape.op`); lines whose results nothing uses are
+   dropped; a numpy ufunc writes into a buffer allocated once (``out=``)
+   unless its result is handed out as a gradient; ``optimizer.step()`` runs
+   over flat arrays (optim.flat).
+3. **Replay.**  Later calls with the same shapes run the lines — compiled
+   from Python source at the first replay — then return copies of the
+   outputs: no Tensor objects, no graph.  New shapes (a smaller last batch)
+   trace again; each program is kept.
 
 The rules, as jax.jit's:
 
@@ -28,7 +31,8 @@ The rules, as jax.jit's:
   (``.item()``, ``.numpy()``, ``if loss > 0:``), in-place tensor methods,
   ``grad()``/``hvp()`` and drawing random numbers are refused while tracing.
 * Python values are baked in: numbers computed in the step are constants of
-  the program, and Python arguments (not arrays) are part of its key.
+  the program, and Python arguments (not arrays) are part of its key, as are
+  the names of keyword arguments.
 * Array arguments arrive in the step as Tensors; the step returns Tensors
   (or a tuple, list or dict of them, or None), as plain Tensors without a graph.
 * With ``check=True`` (the default) the first replay of each program also
@@ -316,26 +320,41 @@ class Jitted:
         self.programs: dict[tuple, Program] = {}
         functools.update_wrapper(self, fn)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn, args, names = self._positional(args, kwargs)
         arrays, key = _arrays_and_key(args)
+        key += (names,)
         program = self.programs.get(key)
         if program is None:
-            result, self.programs[key] = trace(self.fn, args, arrays)
+            result, self.programs[key] = trace(fn, args, arrays)
             return result
         if self.check and not program.checked:
-            return checked_replay(self.fn, args, arrays, program)
+            return checked_replay(fn, args, arrays, program)
         return program.run(arrays)
 
-    def trace(self, *args: Any) -> str:
+    def _positional(self, args: tuple, kwargs: dict[str, Any]) -> tuple[Callable[..., Any], tuple, tuple[str, ...]]:
+        """fn as a function of positional arguments only: the keyword arguments follow, sorted by
+        name (the names are part of the cache key)."""
+        names = tuple(sorted(kwargs))
+        count = len(args)
+
+        def fn(*values: Any) -> Any:
+            return self.fn(*values[:count], **dict(zip(names, values[count:])))
+
+        return fn, (*args, *(kwargs[name] for name in names)), names
+
+    def trace(self, *args: Any, **kwargs: Any) -> str:
         """The program for arguments like these, as text (traces them if no call did yet);
         without arguments, every program traced so far."""
-        if not args:
+        if not args and not kwargs:
             if not self.programs:
                 raise JitError("nothing is traced yet: call the function first, or pass arguments to trace()")
             return "\n\n".join(str(program) for program in self.programs.values())
+        fn, args, names = self._positional(args, kwargs)
         arrays, key = _arrays_and_key(args)
+        key += (names,)
         if key not in self.programs:
-            self.programs[key] = trace(self.fn, args, arrays)[1]
+            self.programs[key] = trace(fn, args, arrays)[1]
         return str(self.programs[key])
 
 
