@@ -321,27 +321,15 @@ class Jitted:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        fn, args, names = self._positional(args, kwargs)
-        arrays, key = _arrays_and_key(args)
-        key += (names,)
+        values, names = _with_keywords(args, kwargs)
+        arrays, key = _arrays_and_key(values, names)
         program = self.programs.get(key)
         if program is None:
-            result, self.programs[key] = trace(fn, args, arrays)
+            result, self.programs[key] = trace(self._positional(len(args), names), values, arrays)
             return result
         if self.check and not program.checked:
-            return checked_replay(fn, args, arrays, program)
+            return checked_replay(self._positional(len(args), names), values, arrays, program)
         return program.run(arrays)
-
-    def _positional(self, args: tuple, kwargs: dict[str, Any]) -> tuple[Callable[..., Any], tuple, tuple[str, ...]]:
-        """fn as a function of positional arguments only: the keyword arguments follow, sorted by
-        name (the names are part of the cache key)."""
-        names = tuple(sorted(kwargs))
-        count = len(args)
-
-        def fn(*values: Any) -> Any:
-            return self.fn(*values[:count], **dict(zip(names, values[count:])))
-
-        return fn, (*args, *(kwargs[name] for name in names)), names
 
     def trace(self, *args: Any, **kwargs: Any) -> str:
         """The program for arguments like these, as text (traces them if no call did yet);
@@ -350,12 +338,17 @@ class Jitted:
             if not self.programs:
                 raise JitError("nothing is traced yet: call the function first, or pass arguments to trace()")
             return "\n\n".join(str(program) for program in self.programs.values())
-        fn, args, names = self._positional(args, kwargs)
-        arrays, key = _arrays_and_key(args)
-        key += (names,)
+        values, names = _with_keywords(args, kwargs)
+        arrays, key = _arrays_and_key(values, names)
         if key not in self.programs:
-            self.programs[key] = trace(fn, args, arrays)[1]
+            self.programs[key] = trace(self._positional(len(args), names), values, arrays)[1]
         return str(self.programs[key])
+
+    def _positional(self, count: int, names: tuple[str, ...]) -> Callable[..., Any]:
+        """fn called with positional values only: ``count`` positional arguments, then the keywords."""
+        if not names:
+            return self.fn
+        return lambda *values: self.fn(*values[:count], **dict(zip(names, values[count:])))
 
 
 def jit(fn: Callable[..., Any] | None = None, *, check: bool = True) -> Any:
@@ -372,8 +365,18 @@ def make_trace(fn: Callable[..., Any], *args: Any) -> str:
     return Jitted(fn, check=False).trace(*args)
 
 
-def _arrays_and_key(args: tuple) -> tuple[list[np.ndarray], tuple]:
-    arrays, key = [], []
+def _with_keywords(args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, tuple[str, ...]]:
+    """The positional arguments, then the keyword arguments sorted by name; and those names."""
+    if not kwargs:
+        return args, ()
+    names = tuple(sorted(kwargs))
+    return (*args, *(kwargs[name] for name in names)), names
+
+
+def _arrays_and_key(args: tuple, names: tuple[str, ...] = ()) -> tuple[list[np.ndarray], tuple]:
+    """The array arguments, and the cache key: each argument's shape and dtype (or its value),
+    and the keyword names."""
+    arrays, key = [], [names]
     for a in args:
         if isinstance(a, (Tensor, np.ndarray)):
             data = a.data if isinstance(a, Tensor) else a
