@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import compare, freeze_imported_objects, micrograd_value_or_none, print_table, torch_or_none
+from benchmarks.timing import compare, print_table, references, say_what_is_missing
 
 import numpy as np
 
@@ -124,16 +124,12 @@ def chain_seconds(n=100_000):
 
 
 def main() -> None:
-    torch, micrograd_value = torch_or_none(), micrograd_value_or_none()
-    freeze_imported_objects()
+    torch, micrograd_value = references()
     print_table("Per-op overhead", per_op_rows(torch, micrograd_value))
     print_table("Scalar code", scalar_chain_rows(torch))
     print_table("MLP forward + backward (loss included)", mlp_rows(SMALL, torch) + mlp_rows(MEDIUM, torch))
     print(f"\n100,000-node chain: backward {chain_seconds():.3f} s (target < 1 s)")
-    if torch is None:
-        print("(PyTorch not installed: pip install torch==2.13.0 adds its columns)")
-    if micrograd_value is None:
-        print("(micrograd not installed: pip install micrograd adds its row)")
+    say_what_is_missing(torch, micrograd_value)
 
 
 if __name__ == "__main__":

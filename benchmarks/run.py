@@ -18,14 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import (
-    compare,
-    freeze_imported_objects,
-    micrograd_value_or_none,
-    print_table,
-    seconds_per_call,
-    torch_or_none,
-)
+from benchmarks.timing import compare, print_table, references, say_what_is_missing, seconds_per_call
 
 
 from benchmarks import bench_core, bench_second_order
@@ -167,8 +160,7 @@ def chain_rows(torch):
 
 
 def main() -> None:
-    torch, micrograd_value = torch_or_none(), micrograd_value_or_none()
-    freeze_imported_objects()
+    torch, micrograd_value = references()
     per_op = bench_core.per_op_rows(torch, micrograd_value)
     print_table("Per-op overhead (targets: tracked ≤ micrograd's Value add; untracked ≤ ½ tracked)", per_op)
     print_table("Scalar code (target: ≤ PyTorch eager)", bench_core.scalar_chain_rows(torch))
@@ -192,10 +184,7 @@ def main() -> None:
     print("\nPeak memory of a training step (tracemalloc; target ≤ 2× numpy)")
     for label, mine, floor in memory_rows():
         print(f"  {label:19s} ours {mine / 1024:8.1f} KiB, numpy {floor / 1024:8.1f} KiB, ratio {mine / floor:.2f}×")
-    if torch is None:
-        print("\n(PyTorch is not installed: pip install torch==2.13.0 adds its rows.)")
-    if micrograd_value is None:
-        print("(micrograd is not installed: pip install micrograd adds its row.)")
+    say_what_is_missing(torch, micrograd_value)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,22 @@ def micrograd_value_or_none():
     return Value
 
 
+def references() -> tuple[object, object]:
+    """(torch, micrograd's Value), each None if not installed; then every object imported so far
+    is frozen out of the garbage collector's scans (freeze_imported_objects)."""
+    torch, micrograd_value = torch_or_none(), micrograd_value_or_none()
+    freeze_imported_objects()
+    return torch, micrograd_value
+
+
+def say_what_is_missing(torch: object, micrograd_value: object) -> None:
+    """A line for each optional reference that is not installed, and how to add it."""
+    if torch is None:
+        print("\n(PyTorch is not installed: pip install torch==2.13.0 adds its rows.)")
+    if micrograd_value is None:
+        print("(micrograd is not installed: pip install micrograd adds its row.)")
+
+
 def freeze_imported_objects() -> None:
     """Hide every object created so far (PyTorch alone brings ~10⁶) from Python's
     garbage collector, so that collections during our timings scan only what the
