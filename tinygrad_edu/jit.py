@@ -62,7 +62,7 @@ from tinygrad_edu.tensor import Tensor
 Argument = tuple[str, Any]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Line:
     """One call of the program: ``outs = call(*args, **kwargs)``."""
 
@@ -102,14 +102,15 @@ class Tape:
 
         Constant folding: an op whose arguments are all constants (the backward's seed, and what
         is computed from it alone) is not recorded; its value is a constant of the program."""
-        args = tuple(map(self.argument, inputs))
-        kwargs = {name: self.argument(v) for name, v in options.items() if name != "saved"} if options else {}
-        reads = [v for kind, v in args if kind == "b"] + [v for kind, v in kwargs.values() if kind == "b"]
+        argument = self.argument
+        args = tuple([argument(x) for x in inputs])
+        kwargs = {name: argument(v) for name, v in options.items() if name != "saved"} if options else {}
+        reads = tuple([v for kind, v in (*args, *kwargs.values()) if kind == "b"])
         if not reads and all(kind == "c" for kind, _ in (*args, *kwargs.values())):
             self.constant(out, *([options["saved"]] if op.saves else []))
             return
         outs = (self._new_buffer(out), self._new_buffer(options["saved"])) if op.saves else (self._new_buffer(out),)
-        self.lines.append(Line(op.forward, op.name, args, kwargs, outs, tuple(reads)))
+        self.lines.append(Line(op.forward, op.name, args, kwargs, outs, reads))
 
     def constant(self, *arrays: np.ndarray) -> None:
         """These arrays are the same at every call: the program may compute with their values."""
@@ -282,7 +283,7 @@ def drop_unused(lines: list[Line], returns: Any) -> list[Line]:
     _map(returns, lambda a: needed.add(a[1]) if a[0] == "b" else None)
     kept = []
     for line in reversed(lines):
-        if line.outs and not any(k in needed for k in line.outs):
+        if line.outs and needed.isdisjoint(line.outs):
             continue
         kept.append(line)
         needed.update(line.reads)
