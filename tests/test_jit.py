@@ -254,3 +254,9 @@ def test_keyword_arguments_are_arguments_too():
     np.testing.assert_array_equal(f(np.ones(2), scale=2.0).data, [2.0, 2.0])  # another keyword: another program
     np.testing.assert_array_equal(f(np.ones(2), scale=3.0).data, [3.0, 3.0])  # a Python value: part of the key
     assert len(f.programs) == 3 and "x1" in f.trace(np.ones(2), shift=np.ones(2))
+
+
+def test_a_function_that_returns_something_else_than_tensors_is_refused():
+    w = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(JitError, match=r"returns Tensors \(or tuples, lists, dicts of them\); got <class 'float'>"):
+        jit(lambda x: {"loss": (w * x).sum(), "scale": 2.0})(np.ones(2))

@@ -132,15 +132,15 @@ class Tape:
 
     def outputs(self, returned: Any) -> Any:
         """The returned structure with an Argument in place of each Tensor."""
-        if isinstance(returned, Tensor):
-            return self.argument(returned)
-        if isinstance(returned, (tuple, list)):
-            return type(returned)(self.outputs(r) for r in returned)
-        if isinstance(returned, dict):
-            return {key: self.outputs(r) for key, r in returned.items()}
-        if returned is None:
-            return None
-        raise JitError(f"a jitted function returns Tensors (or tuples, lists, dicts of them); got {type(returned)}")
+
+        def output(value: Any) -> Argument | None:
+            if isinstance(value, Tensor):
+                return self.argument(value)
+            if value is None:
+                return None
+            raise JitError(f"a jitted function returns Tensors (or tuples, lists, dicts of them); got {type(value)}")
+
+        return _map(returned, output, _is_value)
 
 
 def hand_gradient(t: Tensor, g: np.ndarray) -> None:
@@ -302,14 +302,22 @@ def flat_optimizer_steps(lines: list[Line]) -> list[Line]:
     return fused
 
 
-def _map(structure: Any, f: Callable[[Argument], Any]) -> Any:
-    """Apply f to every Argument in a (nested) tuple, list or dict."""
-    if isinstance(structure, tuple) and len(structure) == 2 and structure[0] in ("b", "p", "t", "c"):
+def _is_argument(structure: Any) -> bool:
+    return isinstance(structure, tuple) and len(structure) == 2 and structure[0] in ("b", "p", "t", "c")
+
+
+def _is_value(structure: Any) -> bool:
+    return not isinstance(structure, (tuple, list, dict))
+
+
+def _map(structure: Any, f: Callable[[Any], Any], is_leaf: Callable[[Any], bool] = _is_argument) -> Any:
+    """Apply f to every leaf (by default every Argument) in a (nested) tuple, list or dict."""
+    if is_leaf(structure):
         return f(structure)
     if isinstance(structure, (tuple, list)):
-        return type(structure)(_map(s, f) for s in structure)
+        return type(structure)(_map(s, f, is_leaf) for s in structure)
     if isinstance(structure, dict):
-        return {key: _map(s, f) for key, s in structure.items()}
+        return {key: _map(s, f, is_leaf) for key, s in structure.items()}
     return structure
 
 
@@ -423,7 +431,8 @@ def checked_replay(fn: Callable[..., Any], args: tuple, arrays: list[np.ndarray]
     _restore(tensors, owners, before)
     replayed = program.run(arrays)
     differences = _differences(after_eager, _snapshot(tensors, owners), tensors, owners)
-    if not _same(_data(eager), _data(replayed)):
+    data = lambda value: value.data if isinstance(value, Tensor) else value  # noqa: E731
+    if not _same(_map(eager, data, _is_value), _map(replayed, data, _is_value)):
         differences.insert(0, "the returned values")
     if differences:
         _restore(tensors, owners, after_eager)
@@ -434,16 +443,6 @@ def checked_replay(fn: Callable[..., Any], args: tuple, arrays: list[np.ndarray]
         )
     program.checked = True
     return replayed
-
-
-def _data(structure: Any) -> Any:
-    if isinstance(structure, Tensor):
-        return structure.data
-    if isinstance(structure, (tuple, list)):
-        return [_data(s) for s in structure]
-    if isinstance(structure, dict):
-        return {key: _data(s) for key, s in structure.items()}
-    return structure
 
 
 def _touched(program: Program) -> tuple[list[Tensor], list[Any]]:

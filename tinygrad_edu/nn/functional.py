@@ -172,9 +172,10 @@ def one_hot(tensor: ArrayLike, num_classes: int = -1) -> Tensor:
 def _check_classes(target: np.ndarray, num_classes: int) -> None:
     if target.dtype.kind not in "iu":
         raise TypeError(f"targets must be integer class indices, got dtype {target.dtype}.")
-    if target.size and (target.min() < 0 or target.max() >= num_classes):
-        wrong = target.min() if target.min() < 0 else target.max()
-        raise InputError(f"class indices must lie in [0, {num_classes}), got {wrong}.")
+    if target.size:
+        lowest, highest = target.min(), target.max()
+        if lowest < 0 or highest >= num_classes:
+            raise InputError(f"class indices must lie in [0, {num_classes}), got {lowest if lowest < 0 else highest}.")
 
 
 def _one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64) -> np.ndarray:

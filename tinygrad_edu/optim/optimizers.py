@@ -106,9 +106,13 @@ class Optimizer:
             Tracing.tape.call(self.step)
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
-                    p.bump_version()
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if state is None:  # made once: a dict a step per parameter would be work for nothing
+                    state = self.state[p] = {}
+                self.update(p.data, p.grad.data, state, group)
+                p.bump_version()
 
     def update(self, theta: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         """θ ← θ − ηᵗ · (mᵗ / σᵗ) in place, for one parameter (or, as optim.flat does, for
