@@ -260,3 +260,20 @@ def test_a_function_that_returns_something_else_than_tensors_is_refused():
     w = Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(JitError, match=r"returns Tensors \(or tuples, lists, dicts of them\); got <class 'float'>"):
         jit(lambda x: {"loss": (w * x).sum(), "scale": 2.0})(np.ones(2))
+
+
+def test_derivatives_other_than_backward_are_refused_inside_a_jitted_function():
+    from tinygrad_edu import jvp, make_hvp
+
+    w = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(JitError, match=r"jvp\(\) or an HVP inside a jitted function"):
+        jit(lambda x: jvp(lambda t: t * w, (x,), (x,))[1])(np.ones(3))
+    hvp_fn = make_hvp(lambda t: (t * t * t).sum(), np.ones(3))[2]
+    hvp_fn(np.ones(3)), hvp_fn(np.ones(3))  # the second call compiled its sweep: replays need no Tensor at all
+    with pytest.raises(JitError, match="an HVP inside a jitted function"):
+        jit(lambda x: hvp_fn(x))(np.ones(3))
+
+
+def test_the_legend_summarises_large_constants():
+    text = make_trace(lambda x: x * np.arange(9.0).reshape(3, 3) + np.array([0.5, 1.5]).sum(), np.ones((3, 3)))
+    assert "a constant of the trace, an array (3, 3) float64" in text

@@ -77,6 +77,9 @@ class JitError(RuntimeError):
     """A jitted function does something a recorded program could not replay."""
 
 
+DIFFERENTIATE_OUTSIDE = "a jitted function differentiates only with loss.backward(); take other derivatives outside it"
+
+
 def untraceable(what: str, fix: str) -> None:
     """Refuse ``what`` while jit traces: its result would be baked into the program."""
     if Tracing.tape is not None:
@@ -328,9 +331,8 @@ def sweep(
     as PyTorch's engine does) reaches a node only after all of its consumers
     have added their share to its gradient.  No recursion: any depth works.
     """
-    if Tracing.tape is not None and not traced:
-        raise JitError("a jitted function can differentiate only with loss.backward(); grad(), hvp() and jvp() "
-                       "inside it cannot be replayed")  # fmt: skip
+    if not traced:
+        untraceable("grad(), hvp() or jvp()", DIFFERENTIATE_OUTSIDE)
     on_tensors = create_graph or traced
     xp = tensor_xp if on_tensors else numpy_xp
     wanted = {t._node: t for t in targets if t._node is not None}
@@ -396,13 +398,22 @@ def creation_order(outputs: Sequence[Tensor]) -> list[Function]:
 
 
 def tangent_sweep(
-    outputs: Sequence[Tensor], seeds: dict[Tensor, Any], *, create_graph: bool, order: list[Function] | None = None
+    outputs: Sequence[Tensor],
+    seeds: dict[Tensor, Any],
+    *,
+    create_graph: bool,
+    order: list[Function] | None = None,
+    traced: bool = False,
 ) -> list[Any]:
     """Forward mode over a recorded graph: push the tangents ẋ of the seeded tensors
     to the outputs, ẏ = Σᵢ (∂y/∂xᵢ)·ẋᵢ, node by node in creation order (the mirror
     of ``sweep``; ``order``: creation_order(outputs), when the caller keeps it).
-    Returns each output's tangent (None where no seed reaches it)."""
-    xp = tensor_xp if create_graph else numpy_xp
+    Returns each output's tangent (None where no seed reaches it): ndarrays, or
+    Tensors when ``create_graph`` (with a graph) or ``traced`` (without one, for jit)."""
+    if not traced:
+        untraceable("jvp() or an HVP", DIFFERENTIATE_OUTSIDE)
+    on_tensors = create_graph or traced
+    xp = tensor_xp if on_tensors else numpy_xp
     tangents: dict[Any, Any] = {x._node or x: t for x, t in seeds.items()}  # keyed by node, or by leaf
     with enable_grad() if create_graph else no_grad():
         for node in creation_order(outputs) if order is None else order:
@@ -411,7 +422,7 @@ def tangent_sweep(
                 raise RuntimeError(FREED.format(op=node.name))
             if not rules:
                 raise NotImplementedError(f"{node.name} has no tangent rule, so forward mode cannot go through it.")
-            out, inputs = (Tensor._make(node.out, node), node.inputs) if create_graph else (node.out, node.arrays)
+            out, inputs = (Tensor._make(node.out, node), node.inputs) if on_tensors else (node.out, node.arrays)
             for i in node.wants:
                 x = node.inputs[i]
                 dx = tangents.get(x._node or x)

@@ -17,12 +17,12 @@ way JAX's jit and tinygrad's TinyJit do, without a compiler:
    constants (``c``).  Passes: an op on constants alone is computed once
    (constant folding, in `Tape.op`); lines whose results nothing uses are
    dropped; a numpy ufunc writes into a buffer allocated once (``out=``)
-   unless its result is handed out as a gradient; ``optimizer.step()`` runs
-   over flat arrays (optim.flat).
+   unless its result is handed out as a gradient or returned; ``optimizer.step()``
+   runs over flat arrays (optim.flat).
 3. **Replay.**  Later calls with the same shapes run the lines — compiled
-   from Python source at the first replay — then return copies of the
-   outputs: no Tensor objects, no graph.  New shapes (a smaller last batch)
-   trace again; each program is kept.
+   from Python source at the first replay — then return the outputs (copies
+   of those the program keeps or reuses): no Tensor objects, no graph.  New
+   shapes (a smaller last batch) trace again; each program is kept.
 
 The rules, as jax.jit's:
 
@@ -47,12 +47,12 @@ import copy
 import dataclasses
 import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import JitError, Op, Tracing
+from tinygrad_edu.engine import Function, JitError, Op, Tracing, tangent_sweep
 from tinygrad_edu.optim.flat import FlatStep
 from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
@@ -176,10 +176,14 @@ class Program:
         self.checked = False
 
     def run(self, arrays: list[np.ndarray]) -> Any:
+        outputs = iter(self.arrays(arrays))
+        return _map(self.returns, lambda _: Tensor._make(next(outputs), None))
+
+    def arrays(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The returned arrays in order, each the caller's own: a later replay does not change it."""
         if self.function is None:
             self._compile()
-        outputs = iter(self.function(*arrays))
-        return _map(self.returns, lambda _: Tensor._make(np.array(next(outputs)), None))  # copies
+        return self.function(*arrays)
 
     def __str__(self) -> str:
         if self.function is None:
@@ -187,13 +191,14 @@ class Program:
         return self.text
 
     def _compile(self) -> None:
-        fresh = self._fresh_gradients(self.examples)
-        written = [self._source(line, self.examples, fresh) for line in self.lines]
-        code, notes = [c for c, _ in written], [n for _, n in written]
         flat: list[Argument] = []
         _map(self.returns, flat.append)
+        fresh = self._fresh(self.examples, flat)
+        written = [self._source(line, self.examples, fresh) for line in self.lines]
+        code, notes = [c for c, _ in written], [n for _, n in written]
         head = f"def replay({', '.join(f'x{i}' for i in range(len(self.inputs)))}):"
-        tail = f"    return [{', '.join(self._ref(a) for a in flat)}]"
+        returned = [self._ref(a) if a[0] == "b" and a[1] in fresh else f"np.array({self._ref(a)})" for a in flat]
+        tail = f"    return [{', '.join(returned)}]"
         body = [f"{c.ljust(60)}  {n}".rstrip() for c, n in zip(code, notes)]
         self.text = "\n".join([head, *self._legend(), *body, tail])
         source = "\n".join([head, *code, tail])
@@ -208,7 +213,8 @@ class Program:
                 what = f"{obj.name!r}, " if obj.name else ""
                 lines.append(f"    # {name}: a tensor read at each call, {what}{obj.shape} {obj.dtype}")
             elif name[0] == "c" and name[1:].isdigit():
-                value = np.array2string(obj, threshold=4) if isinstance(obj, np.ndarray) else repr(obj)
+                value = repr(obj) if not isinstance(obj, np.ndarray) else np.array2string(obj) if obj.size <= 4 else (
+                    f"an array {obj.shape} {obj.dtype}")  # fmt: skip
                 lines.append(f"    # {name}: a constant of the trace, {value}")
         return lines
 
@@ -239,11 +245,12 @@ class Program:
             return repr(v)
         return self._numbered(v, "c")
 
-    def _fresh_gradients(self, examples: list[Any]) -> set[int]:
-        """Buffers handed out as a gradient that each replay allocates anew and nothing else holds:
-        written without out=, owning their memory when traced, handed once (the rest are copied)."""
+    def _fresh(self, examples: list[Any], returned: list[Argument]) -> set[int]:
+        """Buffers each replay allocates anew and hands out once, as a gradient or a returned
+        value, so that they need no copy: written without out=, owning their memory when traced,
+        and held by nothing else."""
         gradients = [line.args[1] for line in self.lines if line.call is hand_gradient]
-        handed = Counter(v for kind, v in gradients if kind == "b")
+        handed = Counter(v for kind, v in (*gradients, *returned) if kind == "b")
         holders = Counter(id(e) for e in examples)
         return {k for line in self.lines if line.outs for k in line.outs[:1]
                 if handed[k] == 1 and examples[k].base is None and holders[id(examples[k])] == 1}  # fmt: skip
@@ -410,14 +417,50 @@ def _as_tensors(args: tuple, arrays: list[np.ndarray]) -> list[Any]:
 
 def trace(fn: Callable[..., Any], args: tuple, arrays: list[np.ndarray]) -> tuple[Any, Program]:
     """Run fn once, eagerly, recording it; returns (its result, the program)."""
+    tape = Tape(arrays)
+    result = _recorded(tape, fn, *_as_tensors(args, arrays))
+    return result, Program(tape, result)
+
+
+def _recorded(tape: Tape, fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) with every op it runs told to ``tape``."""
     if Tracing.tape is not None:
         raise JitError("a jitted function cannot call another jitted function while it is traced")
-    tape = Tracing.tape = Tape(arrays)
+    Tracing.tape = tape
     try:
-        result = fn(*_as_tensors(args, arrays))
+        return fn(*args)
     finally:
         Tracing.tape = None
-    return result, Program(tape, result)
+
+
+# ------------------------------------------------------------ a fixed graph's tangent map
+Tangents = Callable[[Sequence[np.ndarray]], list[np.ndarray | None]]
+
+
+def compile_tangent_sweep(
+    outputs: Sequence[Tensor], seeds: dict[Tensor, np.ndarray], order: list[Function]
+) -> tuple[list[np.ndarray | None], Tangents]:
+    """engine.tangent_sweep from the seeded tensors to ``outputs`` through a graph that
+    no longer changes (a gradient graph held at one point, autograd.gradient_graph), traced
+    into a Program.  Every array of the graph is a constant of it, so whatever depends on
+    them alone (ReLU's mask, a transposed weight) is computed once, while tracing; the
+    seeds' values are the arguments.  Returns (the outputs' tangents for these seeds, a
+    function that replays the program for other values of the seeds, given in their order)."""
+    vectors = list(seeds.values())
+    tape = Tape(vectors)
+    for node in order:
+        inputs = [x.data for x in node.inputs if isinstance(x, Tensor)]
+        held = (node.out, *node.arrays, *node.options.values(), *inputs)
+        tape.constant(*(a for a in held if isinstance(a, np.ndarray)))
+    tangents = {x: Tensor._make(v, None) for x, v in zip(seeds, vectors)}
+    found = _recorded(tape, lambda: tangent_sweep(outputs, tangents, create_graph=False, order=order, traced=True))
+    program = Program(tape, found)
+
+    def replay(values: Sequence[np.ndarray]) -> list[np.ndarray | None]:
+        arrays = iter(program.arrays(list(values)))
+        return [None if t is None else next(arrays) for t in found]
+
+    return [None if t is None else t.data for t in found], replay
 
 
 # ------------------------------------------------------------ the check of a first replay
