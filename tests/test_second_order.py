@@ -122,7 +122,7 @@ def test_saddle_has_an_escape_direction_that_lowers_the_loss():
     f = lambda p: p[0] ** 2 - p[1] ** 2  # noqa: E731
     point = critical.classify(f, np.zeros(2))
     assert point.kind == "saddle" and point.min_ratio == 0.5
-    np.testing.assert_allclose(np.abs(point.escape_direction), [0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(point.escape_direction, [0.0, 1.0], atol=1e-12)  # of ±u, largest entry positive
     params = Tensor(np.zeros(2))
     new_loss = critical.escape_saddle(f, params, step=0.1)
     assert new_loss < 0.0 and new_loss == pytest.approx(-0.01)
@@ -250,3 +250,115 @@ def test_make_hvp_builds_the_gradient_graph_once_and_applies_h_to_any_v():
         hvp_fn(np.ones(4))
     with pytest.raises(ValueError, match=r"v\[1\] has shape \(3,\)"):
         hvp_fn((np.ones(4), np.ones(3)))
+
+
+def relu_mlp_loss(dtype=np.float64):
+    """A 4→6→3 ReLU network's cross-entropy plus a squared-error term, of its four parameter arrays."""
+    model = nn.MLP([4, 6, 3], generator=np.random.default_rng(2))
+    X, y = RNG.standard_normal((10, 4)).astype(dtype), RNG.integers(0, 3, 10)
+
+    def loss(w1, b1, w2, b2):
+        logits = F.linear(F.linear(X, w1, b1).relu(), w2, b2)
+        return F.cross_entropy(logits, y) + (logits * logits).mean()
+
+    return loss, tuple(p.data.astype(dtype) for p in model.parameters())
+
+
+@pytest.fixture
+def counted_sweeps(monkeypatch):
+    """How often autograd sweeps tangents plainly and how often it compiles a sweep."""
+    from tinygrad_edu import autograd
+
+    calls = {"sweep": 0, "compile": 0}
+
+    def counting(name, f):
+        def wrapped(*args, **kwargs):
+            calls[name] += 1
+            return f(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(autograd, "tangent_sweep", counting("sweep", autograd.tangent_sweep))
+    monkeypatch.setattr(autograd, "compile_tangent_sweep", counting("compile", autograd.compile_tangent_sweep))
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_hvp_used_again_replays_its_compiled_sweep_bit_for_bit(dtype, counted_sweeps):
+    from tinygrad_edu import make_hvp
+
+    loss, params = relu_mlp_loss(dtype)
+    hvp_fn = make_hvp(loss, params)[2]
+    vs = [tuple(RNG.standard_normal(p.shape) for p in params) for _ in range(4)]
+    results = [hvp_fn(v) for v in vs]
+    assert counted_sweeps == {"sweep": 1, "compile": 1}  # plain, compiled, then replayed twice
+    for v, got in zip(vs, results):  # each result is its own array: later replays did not overwrite it
+        expected = hvp(loss, params, v)[1]  # a new graph and a plain sweep
+        for a, b in zip(got, expected):
+            assert a.dtype == dtype
+            np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_zero_blocks_are_not_seeded_and_each_seeded_set_has_its_own_program(counted_sweeps):
+    from tinygrad_edu import make_hvp
+
+    loss, params = relu_mlp_loss()
+    hvp_fn = make_hvp(loss, params)[2]
+    full = tuple(RNG.standard_normal(p.shape) for p in params)
+    only_b1 = tuple(v if i == 1 else np.zeros_like(v) for i, v in enumerate(full))
+    for v in (full, only_b1, full, only_b1, only_b1):
+        got = hvp_fn(v)
+        for a, b in zip(got, hvp(loss, params, v)[1]):
+            np.testing.assert_array_equal(a.data, b.data)
+    assert counted_sweeps["compile"] == 2  # one program for all four blocks, one for b1 alone
+
+
+def test_the_dense_hessian_from_compiled_tangents_equals_reverse_over_reverse():
+    from tinygrad_edu.autograd import gradient_graph, hessian_matrix
+
+    loss, params = relu_mlp_loss()
+    leaves = [Tensor(p, requires_grad=True) for p in params]
+    hessian_times = gradient_graph(lambda: loss(*leaves), leaves)[2]
+    forward = hessian_matrix(hessian_times, [p.shape for p in params])
+    basis = [np.zeros(p.shape) for p in params]
+    columns = []
+    for block in basis:
+        for i in range(block.size):
+            block.flat[i] = 1.0
+            columns.append(np.concatenate([h.ravel() for h in hessian_times(basis, mode="reverse")]))
+            block.flat[i] = 0.0
+    np.testing.assert_allclose(forward, np.stack(columns, axis=1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(forward, forward.T, atol=1e-14)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_escape_direction_has_one_sign_whatever_the_eigensolver_returns(sign, monkeypatch):
+    f = lambda p: p[0] ** 2 - (p[1] + 2 * p[2]) ** 2  # noqa: E731  (λ_min along (0, 1, 2)/√5)
+    solver = critical.lowest_eigenvector
+    monkeypatch.setattr(critical, "lowest_eigenvector", lambda H, values: sign * solver(H, values))
+    u = np.array(critical.classify(f, np.zeros(3)).escape_direction)
+    np.testing.assert_allclose(u, np.array([0.0, 1.0, 2.0]) / np.sqrt(5), atol=1e-12)
+
+
+@pytest.mark.parametrize("gap", [1.0, 1e-3, 1e-7])
+def test_lowest_eigenvector_by_inverse_iteration_matches_eigh(gap):
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.standard_normal((50, 50)))[0]
+    values = np.concatenate([[-2.0, -2.0 + gap], np.linspace(-1, 5, 48)])
+    H = (Q * values) @ Q.T
+    H = (H + H.T) / 2
+    eigenvalues = np.linalg.eigvalsh(H)
+    u = critical.lowest_eigenvector(H, eigenvalues)
+    assert np.linalg.norm(u) == pytest.approx(1.0)
+    assert np.linalg.norm(H @ u - eigenvalues[0] * u) <= 1e-10 * 5
+    if gap >= 1e-3:  # a well separated eigenvalue: the same direction as eigh's, up to sign
+        assert abs(u @ np.linalg.eigh(H)[1][:, 0]) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_lowest_eigenvector_of_a_hessian_with_zero_rows():
+    """Dead ReLU units give H rows and columns of zeros: the shifted matrix is still invertible."""
+    H = np.diag([3.0, 0.0, -1.5, 0.0])
+    H[0, 2] = H[2, 0] = 0.5
+    u = critical.lowest_eigenvector(H, np.linalg.eigvalsh(H))
+    expected = np.linalg.eigh(H)[1][:, 0]
+    assert abs(u @ expected) == pytest.approx(1.0, abs=1e-12)
