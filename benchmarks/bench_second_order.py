@@ -13,15 +13,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import compare, print_table, seconds_per_call, torch_or_none
+from benchmarks.timing import compare, print_table, references, seconds_per_call
 
 import numpy as np
 
-from benchmarks.networks import MEDIUM, make_data, ours, torch_model
-from tinygrad_edu import critical, grad, nn, no_grad
+from benchmarks.networks import MEDIUM, NumpyMLP, make_data, ours, torch_model
+from tinygrad_edu import Tensor, critical, grad, nn, no_grad
+from tinygrad_edu.data import datasets
 from tinygrad_edu.autograd import flat_hvp
 from tinygrad_edu.engine import tangent_sweep
 from tinygrad_edu.nn import functional as F
+
+
+TITLE = "Second order and forward mode (targets: HVP ≤ 2× our gradient, ≤ 2× numpy's HVP; hvp_fn ≤ 1×; jvp ≤ 2.5×)"
 
 
 def hvp_rows(torch):
@@ -36,7 +40,15 @@ def hvp_rows(torch):
     def gradient():
         return grad(loss_fn(model(X), y), params)
 
-    hvp_time, gradient_time = compare(lambda: flat_hvp(lambda: loss_fn(model(X), y), params, vectors), gradient)
+    def full_hvp():  # forward, recorded backward, tangent sweep: all at this call
+        return flat_hvp(lambda: loss_fn(model(X), y), params, vectors)
+
+    hvp_time, gradient_time = compare(full_hvp, gradient)
+    floor = NumpyMLP(sizes, loss_name)
+    Xn, yn = make_data(sizes, batch, loss_name)
+    pairs = list(zip(vectors[::2], vectors[1::2]))  # (weight, bias) per layer
+    hvp_again, numpy_hvp = compare(full_hvp, lambda: floor.hvp(Xn, yn, pairs))
+    objective.hvp(v)  # the second product at this point compiles the tangent sweep; later ones replay it
     built_once, gradient_again = compare(lambda: objective.hvp(v), gradient)
     label = "→".join(map(str, sizes)) + f", batch {batch}"
 
@@ -50,6 +62,7 @@ def hvp_rows(torch):
     jvp_time, forward_time = compare(jvp_of_loss, forward)
     rows = [
         (f"HVP ÷ gradient, {label}", hvp_time, gradient_time, "our gradient"),
+        (f"HVP, {label}", hvp_again, numpy_hvp, "hand-written numpy HVP"),
         (f"hvp_fn(v) of make_hvp, {label}", built_once, gradient_again, "our gradient"),
         (f"jvp of the loss, {label}", jvp_time, forward_time, "our forward pass"),
     ]
@@ -114,13 +127,32 @@ def dense_rows():
     return [(f"dense Hessian, n = {objective.n}", dense, objective.n * one_hvp, f"{objective.n} × one HVP")]
 
 
-def main() -> None:
-    torch = torch_or_none()
-    print_table(
-        "Second order and forward mode (targets: HVP ≤ 2 × gradient; hvp_fn ≤ 1 × gradient; jvp ≤ 2.5 × forward)",
-        hvp_rows(torch) + dense_rows(),
+def demo_check_report() -> None:
+    """The demo's dense critical-point check (tinygrad-edu demo's classify), part by part."""
+    X, y = datasets.digits()
+    X_train, _, y_train, _ = datasets.train_test_split(X, y, 0.25, seed=0)
+    model = nn.MLP([64, 32, 10], generator=np.random.default_rng(0))
+    X_train = Tensor(X_train)
+    objective = critical.Objective(lambda: F.cross_entropy(model(X_train), y_train), model)
+    start = time.perf_counter()
+    H = objective.hessian()
+    formed = time.perf_counter()
+    eigenvalues = np.linalg.eigvalsh(H)
+    diagonalised = time.perf_counter()
+    critical.lowest_eigenvector(H, eigenvalues)
+    end = time.perf_counter()
+    print(
+        f"\nThe demo's dense critical-point check ({objective.n:,} parameters, {len(y_train):,} samples): "
+        f"{end - start:.2f} s = H {formed - start:.2f} s + eigenvalues {diagonalised - formed:.2f} s "
+        f"+ the escape direction {end - diagonalised:.2f} s"
     )
+
+
+def main() -> None:
+    torch, _ = references()
+    print_table(TITLE, hvp_rows(torch) + dense_rows())
     lanczos_report()
+    demo_check_report()
 
 
 if __name__ == "__main__":

@@ -75,6 +75,36 @@ class NumpyMLP:
                 g = (g @ w) * (a > 0)
         return loss, grads[::-1]
 
+    def hvp(self, X, y, vectors):
+        """H·v by hand, forward over reverse (cross-entropy only): every value of
+        loss_and_grads and, beside it, its derivative along v (written ``d``; the
+        data's is zero, so the first layer has one product fewer each way)."""
+        (w, b), (dw, db) = self.params[0], vectors[0]
+        h, dh = X @ w.T + b, X @ dw.T + db
+        activations, tangents, masks = [X], [None], []
+        for (w, b), (dw, db) in zip(self.params[1:], vectors[1:]):
+            mask = h > 0
+            h, dh = h * mask, dh * mask
+            masks.append(mask)
+            activations.append(h)
+            tangents.append(dh)
+            h, dh = h @ w.T + b, dh @ w.T + h @ dw.T + db
+        n = len(X)
+        shifted = h - h.max(axis=1, keepdims=True)
+        p = np.exp(shifted)
+        p /= p.sum(axis=1, keepdims=True)
+        g, dg = p, p * (dh - (p * dh).sum(axis=1, keepdims=True))  # softmax's derivative along dh
+        g[np.arange(n), y] -= 1
+        g, dg = g / n, dg / n
+        products = []
+        for i in range(len(self.params) - 1, -1, -1):
+            (w, _), (dw, _) = self.params[i], vectors[i]
+            a, da = activations[i], tangents[i]
+            products.append((dg.T @ a + (g.T @ da if i else 0), dg.sum(axis=0)))
+            if i:
+                g, dg = (g @ w) * masks[i - 1], (dg @ w + g @ dw) * masks[i - 1]
+        return products[::-1]
+
 
 class NumpyAdam:
     """Adam by hand, in place (PyTorch's defaults and formula): the optimizer floor."""

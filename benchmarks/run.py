@@ -175,11 +175,9 @@ def main() -> None:
               f"first replay {replay * 1e6:4.0f}µs = {replay / eager:4.1f}×")  # fmt: skip
     eager, jitted = demo_seconds(False), demo_seconds(True)
     print(f"  the demo's training: eager {eager:.3f} s, jit {jitted:.3f} s ({eager / jitted:.2f}× faster)")
-    print_table(
-        "Second order and forward mode (targets: HVP ≤ 2× our gradient, ≤ 1× PyTorch; hvp_fn ≤ 1×; jvp ≤ 2.5× forward)",
-        bench_second_order.hvp_rows(torch),
-    )
+    print_table(bench_second_order.TITLE, bench_second_order.hvp_rows(torch))
     bench_second_order.lanczos_report()
+    bench_second_order.demo_check_report()
     print("\n" + chain_rows(torch))
     print("\nPeak memory of a training step (tracemalloc; target ≤ 2× numpy)")
     for label, mine, floor in memory_rows():
