@@ -29,7 +29,7 @@ from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import Tensor
 
 GRAD_TOL, EIG_TOL = 1e-6, 1e-8  # classify's defaults: ‖g‖ of a critical point, |λ| counted as 0
-DENSE_LIMIT = 2500  # up to this many parameters classify forms H (n backward passes) and uses eigh: ~3 s at 2,500
+DENSE_LIMIT = 2500  # up to this many parameters classify forms H (n tangent sweeps) and its spectrum: ~2–3 s at 2,500
 
 
 @dataclass
