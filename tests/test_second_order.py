@@ -362,3 +362,10 @@ def test_lowest_eigenvector_of_a_hessian_with_zero_rows():
     u = critical.lowest_eigenvector(H, np.linalg.eigvalsh(H))
     expected = np.linalg.eigh(H)[1][:, 0]
     assert abs(u @ expected) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_lowest_eigenvector_falls_back_to_eigh_when_inverse_iteration_does_not_converge(monkeypatch):
+    H = np.diag([-1.0, 2.0, 3.0])
+    monkeypatch.setattr(np.linalg, "solve", lambda A, b: np.ones_like(b))  # a solver that gets nowhere
+    u = critical.lowest_eigenvector(H, np.linalg.eigvalsh(H))
+    assert abs(u[0]) == pytest.approx(1.0)

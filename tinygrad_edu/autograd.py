@@ -191,8 +191,8 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
     H·v is the derivative of ∇L(θ) along v.  ``hessian_times(vectors)`` takes it by
     a tangent sweep through the recorded gradient (forward over reverse); the second
     time the same parameters are seeded, the sweep is compiled into a program of
-    numpy calls (jit.compile_tangent_sweep), which later calls replay: about 0.85×
-    one gradient on the 64→128→10 benchmark, half a plain sweep on the demo's
+    numpy calls (jit.compile_tangent_sweep), which later calls replay: 0.95× one
+    gradient on the 64→128→10 benchmark, and half a plain sweep on the demo's
     dense Hessian.  ``mode="reverse"`` takes H·v by a backward through the
     gradient graph, seeded with v (reverse over reverse).  Zero blocks of v are
     not seeded.

@@ -105,8 +105,9 @@ class Tape:
         argument = self.argument
         args = tuple([argument(x) for x in inputs])
         kwargs = {name: argument(v) for name, v in options.items() if name != "saved"} if options else {}
-        reads = tuple([v for kind, v in (*args, *kwargs.values()) if kind == "b"])
-        if not reads and all(kind == "c" for kind, _ in (*args, *kwargs.values())):
+        every = (*args, *kwargs.values()) if kwargs else args
+        reads = tuple([v for kind, v in every if kind == "b"])
+        if not reads and all(kind == "c" for kind, _ in every):
             self.constant(out, *([options["saved"]] if op.saves else []))
             return
         outs = (self._new_buffer(out), self._new_buffer(options["saved"])) if op.saves else (self._new_buffer(out),)
@@ -450,7 +451,7 @@ def compile_tangent_sweep(
     tape = Tape(vectors)
     for node in order:
         inputs = [x.data for x in node.inputs if isinstance(x, Tensor)]
-        held = (node.out, *node.arrays, *node.options.values(), *inputs)
+        held = (node.out, *(node.arrays or ()), *node.options.values(), *inputs)  # freed: the sweep says so
         tape.constant(*(a for a in held if isinstance(a, np.ndarray)))
     tangents = {x: Tensor._make(v, None) for x, v in zip(seeds, vectors)}
     found = _recorded(tape, lambda: tangent_sweep(outputs, tangents, create_graph=False, order=order, traced=True))
