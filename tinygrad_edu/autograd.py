@@ -240,14 +240,14 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
 
 
 def flat_hvp(loss: Callable[[], Tensor], params: Sequence[Tensor], vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """H·v once (reverse-over-reverse): one forward, one backward that records its graph,
-    one backward through that graph — a small constant times one gradient."""
+    """H·v once (forward over reverse): one forward, one backward that records its graph,
+    one tangent sweep through that graph — a small constant times one gradient."""
     return gradient_graph(loss, params)[2](vectors)
 
 
 def flat_hessian(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> np.ndarray:
     """The dense n×n Hessian over the flattened params: the gradient graph once, then
-    one backward through it per column."""
+    one tangent sweep through it per column (compiled after the first of each parameter)."""
     return hessian_matrix(gradient_graph(loss, params)[2], [p.shape for p in params])
 
 
