@@ -369,3 +369,16 @@ def test_lowest_eigenvector_falls_back_to_eigh_when_inverse_iteration_does_not_c
     monkeypatch.setattr(np.linalg, "solve", lambda A, b: np.ones_like(b))  # a solver that gets nowhere
     u = critical.lowest_eigenvector(H, np.linalg.eigvalsh(H))
     assert abs(u[0]) == pytest.approx(1.0)
+
+
+def test_a_compiled_sweep_traced_with_v_equal_to_the_point_itself_still_replays_for_any_v():
+    """H·x at x: the vector is the very array the graph holds as x, which the trace must not confuse."""
+    from tinygrad_edu.autograd import gradient_graph
+
+    A = RNG.standard_normal((3, 3))
+    x = Tensor(np.array([0.3, -0.2, 0.5]), requires_grad=True)
+    hessian_times = gradient_graph(lambda: ((Tensor(A) @ x).tanh() * x * x).sum(), [x])[2]
+    hessian_times([x.data]), hessian_times([x.data])  # plain, then traced with the point as v
+    v = np.array([1.0, 2.0, 3.0])
+    expected = hessian(lambda t: ((Tensor(A) @ t).tanh() * t * t).sum(), x.data).data @ v
+    np.testing.assert_allclose(hessian_times([v])[0], expected, rtol=1e-12)

@@ -447,7 +447,7 @@ def compile_tangent_sweep(
     them alone (ReLU's mask, a transposed weight) is computed once, while tracing; the
     seeds' values are the arguments.  Returns (the outputs' tangents for these seeds, a
     function that replays the program for other values of the seeds, given in their order)."""
-    vectors = list(seeds.values())
+    vectors = [np.array(v) for v in seeds.values()]  # copies: a seed may be an array of the graph itself (H·x at x)
     tape = Tape(vectors)
     for node in order:
         inputs = [x.data for x in node.inputs if isinstance(x, Tensor)]
