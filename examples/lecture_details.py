@@ -62,7 +62,7 @@ def cost_of_escaping() -> dict:
     model = nn.MLP([64, 32, 10], generator=np.random.default_rng(1))
     n = model.num_parameters()
     print(f"escape along the Hessian: the dense spectrum of a 64→32→10 network takes one Hessian-vector product "
-          f"per parameter, {n:,} of them (each a few gradients' work), against one gradient for a step of descent: "
+          f"per parameter, {n:,} of them (each about one gradient's work), against one gradient for a step of descent: "
           f"rarely worth it in practice")  # fmt: skip
     return {"parameters": n}
 
