@@ -314,18 +314,21 @@ def test_zero_blocks_are_not_seeded_and_each_seeded_set_has_its_own_program(coun
 
 
 def test_the_dense_hessian_from_compiled_tangents_equals_reverse_over_reverse():
+    from tinygrad_edu import grad
     from tinygrad_edu.autograd import gradient_graph, hessian_matrix
 
     loss, params = relu_mlp_loss()
     leaves = [Tensor(p, requires_grad=True) for p in params]
-    hessian_times = gradient_graph(lambda: loss(*leaves), leaves)[2]
-    forward = hessian_matrix(hessian_times, [p.shape for p in params])
+    forward = hessian_matrix(gradient_graph(lambda: loss(*leaves), leaves)[2], [p.shape for p in params])
+    gradient = grad(loss(*leaves), leaves, create_graph=True)
     basis = [np.zeros(p.shape) for p in params]
     columns = []
     for block in basis:
-        for i in range(block.size):
+        for i in range(block.size):  # column by column, a backward through the recorded gradient seeded with eᵢ
             block.flat[i] = 1.0
-            columns.append(np.concatenate([h.ravel() for h in hessian_times(basis, mode="reverse")]))
+            column = grad(gradient, leaves, grad_outputs=basis, retain_graph=True, allow_unused=True)
+            columns.append(np.concatenate([(np.zeros(x.shape) if h is None else h.data).ravel()
+                                           for h, x in zip(column, leaves)]))  # fmt: skip
             block.flat[i] = 0.0
     np.testing.assert_allclose(forward, np.stack(columns, axis=1), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(forward, forward.T, atol=1e-14)

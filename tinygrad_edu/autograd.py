@@ -182,56 +182,45 @@ def _check_finite(arrays: Sequence[np.ndarray], what: str) -> None:
             raise FloatingPointError(f"{what} is not finite: input {i} has {a[where]} at index {where}.")
 
 
-HVP = Callable[..., list[np.ndarray]]  # hessian_times(vectors, mode="forward"|"reverse")
+HVP = Callable[[Sequence[np.ndarray]], list[np.ndarray]]  # hessian_times(vectors)
 
 
 def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tuple[Tensor, tuple, HVP]:
     """L(θ), ∇L(θ) recorded as a graph of its own, and the map v ↦ H·v on that graph.
 
     H·v is the derivative of ∇L(θ) along v.  ``hessian_times(vectors)`` takes it by
-    a tangent sweep through the recorded gradient (forward over reverse); the second
-    time the same parameters are seeded, the sweep is compiled into a program of
-    numpy calls (jit.compile_tangent_sweep), which later calls replay: 0.95× one
-    gradient on the 64→128→10 benchmark, and half a plain sweep on the demo's
-    dense Hessian.  ``mode="reverse"`` takes H·v by a backward through the
-    gradient graph, seeded with v (reverse over reverse).  Zero blocks of v are
-    not seeded.
+    a tangent sweep through the recorded gradient (forward over reverse; reverse over
+    reverse, a backward through that graph seeded with v, measured slower everywhere
+    here).  The second time the same parameters are seeded, the sweep is compiled
+    into a program of numpy calls (jit.compile_tangent_sweep), which later calls
+    replay: 0.95× one gradient on the 64→128→10 benchmark, and half a plain sweep
+    on the demo's dense Hessian.  Zero blocks of v are not seeded.
     """
     out = scalar_output(loss())
     grads = grad(out, params, create_graph=True, allow_unused=True)
     live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]  # the others have ∂g/∂θ = 0
     outputs = [grads[i] for i in live]
     order = creation_order(outputs)
-    swept_once: set[tuple[int, ...]] = set()  # which parameters were seeded together, once so far
-    compiled: dict[tuple[int, ...], Tangents] = {}  # and twice or more: their sweep, compiled
+    compiled: dict[tuple[int, ...], Tangents | None] = {}  # seeded parameters -> None once swept, then their program
 
     def forward_over_reverse(seeded: tuple[int, ...], seeds: dict[Tensor, np.ndarray]) -> list[Any]:
-        replay = compiled.get(seeded)
-        if replay is not None:
-            return replay(seeds.values())
-        if seeded in swept_once:
+        if seeded not in compiled:  # the first time: a plain sweep
+            compiled[seeded] = None
+            return tangent_sweep(outputs, seeds, create_graph=False, order=order)
+        replay = compiled[seeded]
+        if replay is None:  # the second: traced, and compiled for the next ones
             tangents, compiled[seeded] = compile_tangent_sweep(outputs, seeds, order)
             return tangents
-        swept_once.add(seeded)
-        return tangent_sweep(outputs, seeds, create_graph=False, order=order)
+        return replay(seeds.values())
 
-    def hessian_times(vectors: Sequence[np.ndarray], mode: str = "forward") -> list[np.ndarray]:
+    def hessian_times(vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
         untraceable("an HVP", DIFFERENTIATE_OUTSIDE)  # a replayed program would not be seen either
         found: list[Any] = [None] * len(params)
-        if mode == "forward":
-            seeded = tuple(i for i, v in enumerate(vectors) if v.any())
-            if seeded:
-                seeds = {params[i]: np.asarray(vectors[i], params[i].dtype) for i in seeded}
-                for i, t in zip(live, forward_over_reverse(seeded, seeds)):
-                    found[i] = t
-        else:
-            seeded_grads = [i for i in live if vectors[i].any()]
-            if seeded_grads:
-                seeds = [np.asarray(vectors[i], grads[i].dtype) for i in seeded_grads]
-                second = grad(
-                    [grads[i] for i in seeded_grads], params, grad_outputs=seeds, retain_graph=True, allow_unused=True
-                )
-                found = [None if g is None else g.data for g in second]
+        seeded = tuple(i for i, v in enumerate(vectors) if v.any())
+        if seeded:
+            seeds = {params[i]: np.asarray(vectors[i], params[i].dtype) for i in seeded}
+            for i, t in zip(live, forward_over_reverse(seeded, seeds)):
+                found[i] = t
         result = [np.zeros(p.shape) if t is None else t for t, p in zip(found, params)]  # zeros only where needed
         _check_finite(result, "the Hessian-vector product")
         return result

@@ -214,8 +214,12 @@ class Program:
                 what = f"{obj.name!r}, " if obj.name else ""
                 lines.append(f"    # {name}: a tensor read at each call, {what}{obj.shape} {obj.dtype}")
             elif name[0] == "c" and name[1:].isdigit():
-                value = repr(obj) if not isinstance(obj, np.ndarray) else np.array2string(obj) if obj.size <= 4 else (
-                    f"an array {obj.shape} {obj.dtype}")  # fmt: skip
+                if not isinstance(obj, np.ndarray):
+                    value = repr(obj)
+                elif obj.size <= 4:
+                    value = np.array2string(obj)
+                else:
+                    value = f"an array {obj.shape} {obj.dtype}"
                 lines.append(f"    # {name}: a constant of the trace, {value}")
         return lines
 
