@@ -18,11 +18,11 @@ from benchmarks.timing import compare, print_table, references, seconds_per_call
 import numpy as np
 
 from benchmarks.networks import MEDIUM, NumpyMLP, make_data, ours, torch_model
-from tinygrad_edu import Tensor, critical, grad, nn, no_grad
-from tinygrad_edu.data import datasets
+from tinygrad_edu import critical, grad, nn, no_grad
 from tinygrad_edu.autograd import flat_hvp
 from tinygrad_edu.engine import tangent_sweep
 from tinygrad_edu.nn import functional as F
+from tinygrad_edu.trainer import Run, TrainConfig
 
 
 TITLE = "Second order and forward mode (targets: HVP ≤ 2× our gradient, ≤ 2× numpy's HVP; hvp_fn ≤ 1×; jvp ≤ 2.5×)"
@@ -128,12 +128,9 @@ def dense_rows():
 
 
 def demo_check_report() -> None:
-    """The demo's dense critical-point check (tinygrad-edu demo's classify), part by part."""
-    X, y = datasets.digits()
-    X_train, _, y_train, _ = datasets.train_test_split(X, y, 0.25, seed=0)
-    model = nn.MLP([64, 32, 10], generator=np.random.default_rng(0))
-    X_train = Tensor(X_train)
-    objective = critical.Objective(lambda: F.cross_entropy(model(X_train), y_train), model)
+    """The demo's dense critical-point check (tinygrad-edu demo's classify, before training), part by part."""
+    run = Run.create(TrainConfig())
+    objective = critical.Objective(run.loss, run.model)
     start = time.perf_counter()
     H = objective.hessian()
     formed = time.perf_counter()
@@ -142,7 +139,7 @@ def demo_check_report() -> None:
     critical.lowest_eigenvector(H, eigenvalues)
     end = time.perf_counter()
     print(
-        f"\nThe demo's dense critical-point check ({objective.n:,} parameters, {len(y_train):,} samples): "
+        f"\nThe demo's dense critical-point check ({objective.n:,} parameters, {len(run.y_train):,} samples): "
         f"{end - start:.2f} s = H {formed - start:.2f} s + eigenvalues {diagonalised - formed:.2f} s "
         f"+ the escape direction {end - diagonalised:.2f} s"
     )
