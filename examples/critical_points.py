@@ -58,16 +58,20 @@ def sine_problem(seed: int) -> tuple[nn.MLP, Callable[[], Tensor]]:
     return model, loss
 
 
-def newton_on_gradient(objective: critical.Objective, steps: int = 100, tol: float = 1e-12) -> None:
-    """Solve g(θ) = 0 with Newton's method: δ = −H⁺g, halved until ‖g‖ falls.
+def newton_on_gradient(objective: critical.Objective, steps: int = 1000, tol: float = 1e-12) -> int:
+    """Solve g(θ) = 0 with Newton's method: δ = −H⁺g, halved until ‖g‖ falls; the number of steps taken.
 
     Descent only finds minima; Newton's method on g goes to the critical point of the
-    basin it starts in, whatever its kind, which is what counting them needs."""
+    basin it starts in, whatever its kind, which is what counting them needs.  A run
+    ends when ‖g‖ < tol, or when no step along δ, down to δ/10⁴, lowers ‖g‖ (stuck).
+    Runs near a minimum with flat directions creep (hundreds of steps at t = 1/64), so
+    the budget is far above the slowest run: one that ran out would be counted by how
+    fast this machine's rounding let it creep, not by where it was going."""
     _, g = objective.loss_and_gradient()
-    for _ in range(steps):
+    for step in range(steps):
         norm = np.linalg.norm(g)
         if norm < tol:
-            return
+            return step
         delta = -np.linalg.lstsq(objective.hessian(), g, rcond=None)[0]
         t = 1.0
         while True:
@@ -78,14 +82,16 @@ def newton_on_gradient(objective: critical.Objective, steps: int = 100, tol: flo
             objective.move(-t * delta)
             t /= 2
             if t < 1e-4:
-                return  # stuck: this start reaches no critical point
+                return step  # stuck: this start reaches no critical point
         g = g_new
+    raise RuntimeError(f"Newton's method used all {steps} steps: raise the budget, or the counts depend on it")
 
 
-def find_critical_points(seeds: int, starts: tuple[int, ...]) -> list[tuple[int, critical.CriticalPoint, list]]:
+def find_critical_points(seeds: int, starts: tuple[int, ...]) -> tuple[list[tuple[int, critical.CriticalPoint, list]], int]:
     """For each seed: train with Adam; from the parameters after each of ``starts`` steps, run
-    Newton's method on g; keep what classify (default grad_tol 1e-6) calls critical."""
-    found = []
+    Newton's method on g; keep what classify (default grad_tol 1e-6) calls critical.
+    Also returns the most Newton steps a run that reached a critical point took."""
+    found, slowest = [], 0
     for seed in range(seeds):
         model, loss = sine_problem(seed)
         opt = optim.Adam(model.parameters(), lr=0.02)
@@ -100,23 +106,25 @@ def find_critical_points(seeds: int, starts: tuple[int, ...]) -> list[tuple[int,
         for start, snapshot in snapshots.items():
             for p, value in zip(model.parameters(), snapshot):
                 p.data[...] = value
-            newton_on_gradient(critical.Objective(loss, model))
+            taken = newton_on_gradient(critical.Objective(loss, model))
             point = critical.classify(loss, model)
             if point.kind != "not_critical":
                 found.append((start, point, [p.data.copy() for p in model.parameters()]))
-    return found
+                slowest = max(slowest, taken)
+    return found, slowest
 
 
 def many_networks(out: Path, quick: bool) -> tuple[dict, tuple]:
     seeds, starts = (5, STARTS[:3]) if quick else (20, STARTS)
-    found = find_critical_points(seeds, starts)
+    found, slowest = find_critical_points(seeds, starts)
     kinds = np.array([point.kind for _, point, _ in found])
     losses = np.array([point.loss for _, point, _ in found])
     ratios = np.array([point.min_ratio for _, point, _ in found])
     print(
         f"{seeds * len(starts)} starts ({seeds} networks 1→6→1 tanh, Newton's method on g after {starts} Adam steps):"
     )
-    print(f"  {len(found)} reached a critical point (‖g‖ < 1e-6; the others stalled)")
+    print(f"  {len(found)} reached a critical point (‖g‖ < 1e-6, the slowest in {slowest} Newton steps; "
+          f"the others got stuck)")
     for kind in ("saddle", "local_min", "degenerate"):
         chosen = kinds == kind
         if chosen.any():
@@ -152,8 +160,9 @@ def taylor_at_saddle(out: Path, point: critical.CriticalPoint, theta: list) -> d
     change = np.array(change)
     first = point.grad_norm * steps  # |gᵀu|·ε is at most ‖g‖·ε
     second = 0.5 * point.eigenvalues[0] * steps**2
-    print(f"Taylor at the saddle with loss {point.loss:.4f} (λ_min = {point.eigenvalues[0]:.4f}, ‖g‖ = "
-          f"{point.grad_norm:.1e}), along its eigenvector u:")  # fmt: skip
+    gradient = "‖g‖ < 1e-12" if point.grad_norm < 1e-12 else f"‖g‖ = {point.grad_norm:.1e}"  # below: rounding noise
+    print(f"Taylor at the saddle with loss {point.loss:.4f} (λ_min = {point.eigenvalues[0]:.4f}, {gradient}), "
+          "along its eigenvector u:")  # fmt: skip
     for eps, true, predicted in zip(steps[::4], change[::4], second[::4]):
         print(f"  ε = {eps:6.3f}: L change {true:+.3e}, ½λε² {predicted:+.3e}, ratio {true / predicted:.4f}")
     viz.plot_curves({"|L(θ′ + εu) − L(θ′)| (true)": np.abs(change), "|½λε²| (second order)": np.abs(second),
@@ -162,15 +171,26 @@ def taylor_at_saddle(out: Path, point: critical.CriticalPoint, theta: list) -> d
     return {"steps": steps.tolist(), "change": change.tolist(), "second_order": second.tolist()}
 
 
+NUDGE = 1e-8  # stands in for rounding errors, which alone move descent off an exact saddle
+
+
 def escape(out: Path, point: critical.CriticalPoint, theta: list, steps: int = 2000, lr: float = 0.1) -> dict:
-    """Gradient descent from the saddle itself, and after critical.escape_saddle's step along u."""
+    """Gradient descent from next to the saddle, and after critical.escape_saddle's step along u.
+
+    At the saddle itself only rounding errors move descent, and how many steps that takes
+    changes with the machine's arithmetic; a nudge of 1e-8 in a random direction plays
+    their part, is ten million times larger, and so gives the same run everywhere."""
     model, loss = sine_problem(0)
+    nudge = np.random.default_rng(0).standard_normal(sum(p.size for p in model.parameters()))
+    nudge *= NUDGE / np.linalg.norm(nudge)
     curves = {}
-    for name, step in (("from the saddle", 0.0), ("after a step of 0.1 along u", 0.1)):
+    for name, step in (("nudged 1e-8 off the saddle", 0.0), ("after a step of 0.1 along u", 0.1)):
         for p, value in zip(model.parameters(), theta):
             p.data[...] = value
         if step:
             critical.escape_saddle(loss, model, step=step)
+        else:
+            critical.Objective(loss, model).move(nudge)
         opt = optim.SGD(model.parameters(), lr=lr)
         history = []
         for _ in range(steps):
