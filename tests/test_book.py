@@ -19,6 +19,23 @@ CHAPTERS = {
     "07-lecture-details.md": "lecture_details",
 }
 TIMINGS = re.compile(r"ms per update|s per epoch")  # measured times change from run to run
+# Chaotic runs, whose numbers move with the machine's rounding (the BLAS kernel a CPU gets sums
+# in another order): those lines are compared number by number to within CHAOTIC_TOLERANCE.
+# Measured between OpenBLAS's Haswell and SkylakeX kernels: at most 0.008.
+CHAOTIC = {"05-scheduling.md": re.compile(r"test accuracy")}
+CHAOTIC_TOLERANCE = 0.03
+NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def close_enough(quoted: str, printed: set[str]) -> bool:
+    """Whether a printed line has the quoted line's words and, number by number, its values to within the tolerance."""
+    words, numbers = NUMBER.sub("#", quoted), [float(n) for n in NUMBER.findall(quoted)]
+    for line in printed:
+        if NUMBER.sub("#", line) == words:
+            theirs = [float(n) for n in NUMBER.findall(line)]
+            if all(abs(a - b) <= CHAOTIC_TOLERANCE for a, b in zip(numbers, theirs)):
+                return True
+    return False
 
 
 def quoted_output(chapter: str) -> list[str]:
@@ -38,5 +55,19 @@ def test_every_line_a_chapter_quotes_is_printed_by_its_script(chapter, script, t
     assert lines, f"{chapter} quotes no output"
     load(script).run(False, tmp_path)  # the full size: the numbers in the book
     printed = {line.rstrip() for line in capsys.readouterr().out.splitlines()}
-    missing = [line for line in lines if line not in printed and not TIMINGS.search(line)]
+    chaotic = CHAOTIC.get(chapter)
+    missing = [
+        line
+        for line in lines
+        if line not in printed
+        and not TIMINGS.search(line)
+        and not (chaotic and chaotic.search(line) and close_enough(line, printed))
+    ]
     assert not missing, f"{chapter} quotes lines that {script}.py does not print:\n" + "\n".join(missing)
+
+
+def test_a_chaotic_line_matches_only_the_same_words_with_numbers_within_the_tolerance():
+    printed = {"  no warmup: test accuracy 0.325 ± 0.199"}
+    assert close_enough("  no warmup: test accuracy 0.319 ± 0.191", printed)
+    assert not close_enough("  no warmup: test accuracy 0.369 ± 0.191", printed)
+    assert not close_enough("  warmup: test accuracy 0.325 ± 0.199", printed)
