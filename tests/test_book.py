@@ -19,21 +19,26 @@ CHAPTERS = {
     "07-lecture-details.md": "lecture_details",
 }
 TIMINGS = re.compile(r"ms per update|s per epoch")  # measured times change from run to run
-# Chaotic runs, whose numbers move with the machine's rounding (the BLAS kernel a CPU gets sums
-# in another order): those lines are compared number by number to within CHAOTIC_TOLERANCE.
-# Measured between OpenBLAS's Haswell and SkylakeX kernels: at most 0.008.
-CHAOTIC = {"05-scheduling.md": re.compile(r"test accuracy")}
-CHAOTIC_TOLERANCE = 0.03
+# Lines of experiments that amplify rounding: a CPU whose BLAS sums a matrix product in another
+# order gets other last bits, and these runs turn them into other results. Such a line must
+# have the same words, its integers (counts) within 1 and its decimals within the chapter's
+# tolerance. Measured across OpenBLAS's Haswell, SkylakeX and Sandybridge kernels: one Newton
+# start changing basin (a count by 1, a loss by 1e-4), accuracies moving by up to 0.041 —
+# within two standard errors of those 5-seed means, so another machine acts as other seeds.
+CHAOTIC = {
+    "01-critical-points.md": (re.compile(r"reached a critical point|(saddle|local_min) +\d+:|from step"), 2e-4),
+    "05-scheduling.md": (re.compile(r"test accuracy"), 0.06),
+}
 NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
-def close_enough(quoted: str, printed: set[str]) -> bool:
-    """Whether a printed line has the quoted line's words and, number by number, its values to within the tolerance."""
-    words, numbers = NUMBER.sub("#", quoted), [float(n) for n in NUMBER.findall(quoted)]
+def close_enough(quoted: str, printed: set[str], tolerance: float) -> bool:
+    """Whether a printed line has the quoted line's words, and numbers within 1 (integers) or tolerance."""
+    words, numbers = NUMBER.sub("#", quoted), NUMBER.findall(quoted)
     for line in printed:
         if NUMBER.sub("#", line) == words:
-            theirs = [float(n) for n in NUMBER.findall(line)]
-            if all(abs(a - b) <= CHAOTIC_TOLERANCE for a, b in zip(numbers, theirs)):
+            pairs = zip(numbers, NUMBER.findall(line))
+            if all(abs(float(a) - float(b)) <= (1 if a.lstrip("+-").isdigit() else tolerance) for a, b in pairs):
                 return True
     return False
 
@@ -55,19 +60,20 @@ def test_every_line_a_chapter_quotes_is_printed_by_its_script(chapter, script, t
     assert lines, f"{chapter} quotes no output"
     load(script).run(False, tmp_path)  # the full size: the numbers in the book
     printed = {line.rstrip() for line in capsys.readouterr().out.splitlines()}
-    chaotic = CHAOTIC.get(chapter)
+    chaotic, tolerance = CHAOTIC.get(chapter, (None, 0.0))
     missing = [
         line
         for line in lines
         if line not in printed
         and not TIMINGS.search(line)
-        and not (chaotic and chaotic.search(line) and close_enough(line, printed))
+        and not (chaotic and chaotic.search(line) and close_enough(line, printed, tolerance))
     ]
     assert not missing, f"{chapter} quotes lines that {script}.py does not print:\n" + "\n".join(missing)
 
 
 def test_a_chaotic_line_matches_only_the_same_words_with_numbers_within_the_tolerance():
-    printed = {"  no warmup: test accuracy 0.325 ± 0.199"}
-    assert close_enough("  no warmup: test accuracy 0.319 ± 0.191", printed)
-    assert not close_enough("  no warmup: test accuracy 0.369 ± 0.191", printed)
-    assert not close_enough("  warmup: test accuracy 0.325 ± 0.199", printed)
+    printed = {"  no warmup: test accuracy 0.325 ± 0.199, 24 saddles"}
+    assert close_enough("  no warmup: test accuracy 0.319 ± 0.191, 25 saddles", printed, 0.06)
+    assert not close_enough("  no warmup: test accuracy 0.419 ± 0.191, 25 saddles", printed, 0.06)
+    assert not close_enough("  no warmup: test accuracy 0.319 ± 0.191, 26 saddles", printed, 0.06)
+    assert not close_enough("  warmup: test accuracy 0.325 ± 0.199, 24 saddles", printed, 0.06)

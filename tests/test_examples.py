@@ -49,7 +49,7 @@ def test_critical_points_saddle_escape_and_min_ratio(run_quick):
     assert error[0] < 1e-3 and np.all(np.diff(error[:9]) > 0)  # ½λε² explains the change as ε shrinks
     escape = results["escape"]
     steps = escape["steps_to_leave"]
-    assert steps["after a step of 0.1 along u"] == 0 < steps["from the saddle"]  # the plateau at the saddle
+    assert steps["after a step of 0.1 along u"] == 0 < steps["nudged 1e-8 off the saddle"]  # a plateau there
     assert all(final < escape["saddle"] for final in escape["final"].values())
     assert figures == ["critical_escape.png", "critical_min_ratio.png", "critical_saddle.png", "critical_taylor.png"]
 
