@@ -1,5 +1,11 @@
 """Every number a chapter quotes is what its script prints: each chapter's output
-blocks are checked, line by line, against a full run of its experiment."""
+blocks are checked, line by line, against a full run of its experiment.
+
+A chapter must read the same on any CPU. To see what another CPU's rounding does
+to it, run these tests with another BLAS kernel and numpy's vector loops off:
+  OPENBLAS_CORETYPE=Sandybridge NPY_DISABLE_CPU_FEATURES="AVX512_ICL X86_V4 X86_V3" \
+  python -m pytest tests/test_book.py
+"""
 
 import re
 from pathlib import Path
