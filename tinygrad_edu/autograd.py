@@ -193,7 +193,7 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
     reverse, a backward through that graph seeded with v, measured slower everywhere
     here).  The second time the same parameters are seeded, the sweep is compiled
     into a program of numpy calls (jit.compile_tangent_sweep), which later calls
-    replay: 0.95× one gradient on the 64→128→10 benchmark, and half a plain sweep
+    replay: 0.95–1.05× one gradient on the 64→128→10 benchmark, and half a plain sweep
     on the demo's dense Hessian.  Zero blocks of v are not seeded.
     """
     out = scalar_output(loss())
