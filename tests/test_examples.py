@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinygrad_edu import critical
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytest.importorskip("matplotlib", reason="the experiments draw figures with matplotlib")
 
@@ -52,6 +54,16 @@ def test_critical_points_saddle_escape_and_min_ratio(run_quick):
     assert steps["after a step of 0.1 along u"] == 0 < steps["nudged 1e-8 off the saddle"]  # a plateau there
     assert all(final < escape["saddle"] for final in escape["final"].values())
     assert figures == ["critical_escape.png", "critical_min_ratio.png", "critical_saddle.png", "critical_taylor.png"]
+
+
+def test_newton_on_the_gradient_converges_or_says_its_budget_ran_out():
+    critical_points = load("critical_points")
+    model, loss = critical_points.sine_problem(0)
+    steps = critical_points.newton_on_gradient(critical.Objective(loss, model))  # from the initial weights
+    assert steps > 1 and critical.classify(loss, model).grad_norm < 1e-12  # it converged, in more than one step
+    model, loss = critical_points.sine_problem(0)
+    with pytest.raises(RuntimeError, match="used all 1 steps"):  # a count must never hang on the budget
+        critical_points.newton_on_gradient(critical.Objective(loss, model), steps=1)
 
 
 def test_batch_size_time_and_epochs(run_quick):
