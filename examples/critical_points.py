@@ -174,7 +174,7 @@ def taylor_at_saddle(out: Path, point: critical.CriticalPoint, theta: list) -> d
     return {"steps": steps.tolist(), "change": change.tolist(), "second_order": second.tolist()}
 
 
-NUDGE = 1e-8  # stands in for rounding errors, which alone move descent off an exact saddle
+NUDGE, NUDGED = 1e-8, "nudged 1e-8 off the saddle"  # in place of the rounding errors that alone move it there
 
 
 def escape(out: Path, point: critical.CriticalPoint, theta: list, steps: int = 2000, lr: float = 0.1) -> dict:
@@ -187,7 +187,7 @@ def escape(out: Path, point: critical.CriticalPoint, theta: list, steps: int = 2
     nudge = np.random.default_rng(0).standard_normal(sum(p.size for p in model.parameters()))
     nudge *= NUDGE / np.linalg.norm(nudge)
     curves = {}
-    for name, step in (("nudged 1e-8 off the saddle", 0.0), ("after a step of 0.1 along u", 0.1)):
+    for name, step in ((NUDGED, 0.0), ("after a step of 0.1 along u", 0.1)):
         for p, value in zip(model.parameters(), theta):
             p.data[...] = value
         if step:
