@@ -87,14 +87,10 @@ def newton_on_gradient(objective: critical.Objective, steps: int = 1000, tol: fl
     raise RuntimeError(f"Newton's method used all {steps} steps: raise the budget, or the counts depend on it")
 
 
-Found = list[tuple[int, critical.CriticalPoint, list]]  # (Adam steps before Newton, the point, its θ)
-
-
-def find_critical_points(seeds: int, starts: tuple[int, ...]) -> tuple[Found, int]:
+def find_critical_points(seeds: int, starts: tuple[int, ...]) -> list[tuple[int, critical.CriticalPoint, list]]:
     """For each seed: train with Adam; from the parameters after each of ``starts`` steps, run
-    Newton's method on g; keep what classify (default grad_tol 1e-6) calls critical.
-    Also returns the most Newton steps a run that reached a critical point took."""
-    found, slowest = [], 0
+    Newton's method on g; keep what classify (default grad_tol 1e-6) calls critical."""
+    found = []
     for seed in range(seeds):
         model, loss = sine_problem(seed)
         opt = optim.Adam(model.parameters(), lr=0.02)
@@ -109,17 +105,16 @@ def find_critical_points(seeds: int, starts: tuple[int, ...]) -> tuple[Found, in
         for start, snapshot in snapshots.items():
             for p, value in zip(model.parameters(), snapshot):
                 p.data[...] = value
-            taken = newton_on_gradient(critical.Objective(loss, model))
+            newton_on_gradient(critical.Objective(loss, model))
             point = critical.classify(loss, model)
             if point.kind != "not_critical":
                 found.append((start, point, [p.data.copy() for p in model.parameters()]))
-                slowest = max(slowest, taken)
-    return found, slowest
+    return found
 
 
 def many_networks(out: Path, quick: bool) -> tuple[dict, tuple]:
     seeds, starts = (5, STARTS[:3]) if quick else (20, STARTS)
-    found, slowest = find_critical_points(seeds, starts)
+    found = find_critical_points(seeds, starts)
     kinds = np.array([point.kind for _, point, _ in found])
     losses = np.array([point.loss for _, point, _ in found])
     ratios = np.array([point.min_ratio for _, point, _ in found])
@@ -145,8 +140,7 @@ def many_networks(out: Path, quick: bool) -> tuple[dict, tuple]:
     saddles = [(point, theta) for _, point, theta in found if point.kind == "saddle"]
     steepest = min(saddles, key=lambda pair: pair[0].eigenvalues[0]) if saddles else None
     results = {"starts": seeds * len(starts), "kinds": kinds.tolist(), "losses": losses.tolist(),
-               "min_ratios": ratios.tolist(), "grad_norms": [point.grad_norm for _, point, _ in found],
-               "slowest_newton_run": slowest}  # fmt: skip
+               "min_ratios": ratios.tolist(), "grad_norms": [point.grad_norm for _, point, _ in found]}  # fmt: skip
     return results, steepest
 
 
