@@ -19,11 +19,12 @@ from tinygrad_edu import nn
 
 
 def cli(*args, cwd=None, timeout=120):
-    """Run the command line in a subprocess, by default in a fresh folder (runs/ lands there)."""
-    return subprocess.run(
-        [sys.executable, "-m", "tinygrad_edu", *args], capture_output=True, text=True,
-        cwd=cwd or tempfile.mkdtemp(prefix="tinygrad-edu-cli-"), timeout=timeout,
-    )  # fmt: skip
+    """Run the command line in a subprocess, by default in a fresh folder (runs/ lands there) removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="tinygrad-edu-cli-") as fresh:
+        return subprocess.run(
+            [sys.executable, "-m", "tinygrad_edu", *args], capture_output=True, text=True,
+            cwd=cwd or fresh, timeout=timeout,
+        )  # fmt: skip
 
 
 def assert_clean_error(result, status, message):

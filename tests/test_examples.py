@@ -155,6 +155,7 @@ def test_a_quick_run_never_overwrites_the_books_figures():
     folder = Path(result.stdout.strip().splitlines()[-1].removeprefix("figures in "))
     assert folder.resolve() != (EXAMPLES.parent / "docs" / "figures").resolve()
     assert (folder / "momentum.png").exists()
+    shutil.rmtree(folder)  # the run's own temporary folder
 
 
 def test_the_lectures_details_hold(run_quick):
