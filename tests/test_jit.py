@@ -277,3 +277,21 @@ def test_derivatives_other_than_backward_are_refused_inside_a_jitted_function():
 def test_the_legend_summarises_large_constants():
     text = make_trace(lambda x: x * np.arange(9.0).reshape(3, 3) + np.array([0.5, 1.5]).sum(), np.ones((3, 3)))
     assert "a constant of the trace, an array (3, 3) float64" in text
+
+
+def test_a_constant_boolean_mask_becomes_floats_with_the_same_products_bit_for_bit():
+    from tinygrad_edu.jit import Line, float_masks
+
+    x = np.array([-1.0, 2.0, np.inf, np.nan, -0.0, -3.0], dtype=np.float32)
+    mask = np.array([True, False, False, True, False, False])
+    with np.errstate(invalid="ignore"):
+        examples = [x, np.multiply(x, mask)]
+    lines = float_masks([Line(np.multiply, "multiply", (("b", 0), ("c", mask)), outs=(1,), reads=(0,))], examples)
+    kind, cast = lines[0].args[1]
+    assert kind == "c" and cast.dtype == np.float32 and np.array_equal(cast, mask)
+    with np.errstate(invalid="ignore"):
+        product = np.multiply(x, cast)
+    np.testing.assert_array_equal(product, examples[1])  # inf·0 = nan, nan·1 = nan
+    np.testing.assert_array_equal(np.signbit(product), np.signbit(examples[1]))  # −1·0 = −0 both ways
+    untouched = Line(np.add, "add", (("b", 0), ("c", mask)), outs=(1,), reads=(0,))
+    assert float_masks([untouched], examples)[0].args[1][1] is mask  # only products: x + True is not x + 1.0

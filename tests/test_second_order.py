@@ -106,6 +106,25 @@ def test_bad_inputs_give_clear_errors():
         hessian(lambda x: (x.abs() ** 1.5).sum(), np.array([0.0, 1.0]))
 
 
+def test_every_way_to_an_hvp_says_when_it_is_not_finite():
+    from tinygrad_edu import make_hvp
+
+    def f(x):  # |x|^1.5 has an infinite second derivative at 0
+        return (x.abs() ** 1.5).sum()
+
+    at, v = np.array([0.0, 1.0]), np.array([1.0, 0.0])
+    message = r"Hessian-vector product is not finite: input 0 has (inf|nan) at index \(0,\)"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        with pytest.raises(FloatingPointError, match=message):
+            hvp(f, at, v)
+        hvp_fn = make_hvp(f, at)[2]
+        for _ in range(3):  # the plain sweep, the compiled one, a replay
+            with pytest.raises(FloatingPointError, match=message):
+                hvp_fn(v)
+        with pytest.raises(FloatingPointError, match=message):
+            critical.top_eigenvalues(f, at)
+
+
 # ------------------------------------------------------------------ critical
 def test_bowl_is_a_local_minimum():
     point = critical.classify(lambda p: (p * p).sum(), np.zeros(2))

@@ -172,7 +172,8 @@ def _zeros_where_none(grads: Sequence[Tensor | None], like: Sequence[Tensor]) ->
     return tuple(Tensor(np.zeros_like(x.data)) if g is None else g for g, x in zip(grads, like))
 
 
-def _check_finite(arrays: Sequence[np.ndarray], what: str) -> None:
+def _check_finite(arrays: list[np.ndarray], what: str) -> list[np.ndarray]:
+    """The arrays, once checked to be finite."""
     for i, a in enumerate(arrays):
         if math.isfinite(a.sum()):  # one cheap reduction; a sum that overflows is checked in full below
             continue
@@ -180,9 +181,15 @@ def _check_finite(arrays: Sequence[np.ndarray], what: str) -> None:
         if bad.any():
             where = tuple(int(j) for j in np.argwhere(bad)[0])
             raise FloatingPointError(f"{what} is not finite: input {i} has {a[where]} at index {where}.")
+    return arrays
 
 
-HVP = Callable[[Sequence[np.ndarray]], list[np.ndarray]]  # hessian_times(vectors)
+def _nonzero(v: np.ndarray) -> bool:
+    """v.any(), with a dense v told by its first entry (0.05 µs, against 2 µs to scan 8,192)."""
+    return v.size > 0 and (v.item(0) != 0 or bool(v.any()))
+
+
+HVP = Callable[[Sequence[np.ndarray]], list[np.ndarray]]  # hessian_times(vectors); unchecked: callers check
 
 
 def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tuple[Tensor, tuple, HVP]:
@@ -216,14 +223,12 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
     def hessian_times(vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
         untraceable("an HVP", DIFFERENTIATE_OUTSIDE)  # a replayed program would not be seen either
         found: list[Any] = [None] * len(params)
-        seeded = tuple(i for i, v in enumerate(vectors) if v.any())
+        seeded = tuple(i for i, v in enumerate(vectors) if _nonzero(v))
         if seeded:
             seeds = {params[i]: np.asarray(vectors[i], params[i].dtype) for i in seeded}
             for i, t in zip(live, forward_over_reverse(seeded, seeds)):
                 found[i] = t
-        result = [np.zeros(p.shape) if t is None else t for t, p in zip(found, params)]  # zeros only where needed
-        _check_finite(result, "the Hessian-vector product")
-        return result
+        return [np.zeros(p.shape) if t is None else t for t, p in zip(found, params)]  # zeros only where needed
 
     return out, grads, hessian_times
 
@@ -231,7 +236,7 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
 def flat_hvp(loss: Callable[[], Tensor], params: Sequence[Tensor], vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
     """H·v once (forward over reverse): one forward, one backward that records its graph,
     one tangent sweep through that graph — a small constant times one gradient."""
-    return gradient_graph(loss, params)[2](vectors)
+    return _check_finite(gradient_graph(loss, params)[2](vectors), "the Hessian-vector product")
 
 
 def flat_hessian(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> np.ndarray:
@@ -287,7 +292,8 @@ def make_hvp(
     value, grads, hessian_times = gradient_graph(lambda: f(*leaves), leaves)
 
     def hvp_fn(v: ArrayLike | Sequence[ArrayLike]) -> TensorOrTuple:
-        return _unpack(hessian_times(_vectors_like(v, leaves, is_tuple)), is_tuple)
+        products = hessian_times(_vectors_like(v, leaves, is_tuple))
+        return _unpack(_check_finite(products, "the Hessian-vector product"), is_tuple)
 
     gradient = _unpack([g.data for g in _zeros_where_none(grads, leaves)], is_tuple)
     return value.detach(), gradient, hvp_fn
@@ -304,7 +310,8 @@ def hvp(
     leaves, is_tuple = _fresh_leaves(inputs)
     vectors = _vectors_like(v, leaves, is_tuple)  # checked before any work
     value, _, hessian_times = gradient_graph(lambda: f(*leaves), leaves)
-    return value.detach(), _unpack(hessian_times(vectors), is_tuple)
+    products = _check_finite(hessian_times(vectors), "the Hessian-vector product")
+    return value.detach(), _unpack(products, is_tuple)
 
 
 def jvp(

@@ -166,7 +166,7 @@ class Program:
 
     def __init__(self, tape: Tape, returned: Any) -> None:
         self.returns = tape.outputs(returned)
-        self.lines = flat_optimizer_steps(drop_unused(tape.lines, self.returns))
+        self.lines = float_masks(flat_optimizer_steps(drop_unused(tape.lines, self.returns)), tape.examples)
         self.inputs = {buffer: i for i, buffer in enumerate(tape.inputs)}
         self.examples: list[Any] = tape.examples  # the traced values (shapes, dtypes), until compiled
         self.namespace: dict[str, Any] = {"np": np, "asarray": np.asarray}
@@ -312,6 +312,26 @@ def flat_optimizer_steps(lines: list[Line]) -> list[Line]:
             line = Line(FlatStep(line.owner, handed), f"{type(line.owner).__name__}_step_flat", owner=line.owner)
         fused.append(line)
     return fused
+
+
+def float_masks(lines: list[Line], examples: list[Any]) -> list[Line]:
+    """A constant boolean mask multiplied into floats (ReLU's, in a replayed HVP) becomes a
+    float constant: x·True = x·1.0 and x·False = x·0.0, bit for bit, but numpy converts the
+    bools on every call otherwise (3.1 µs against 1.3 µs for a 64×128 mask)."""
+    as_floats: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+    def cast(argument: Argument, dtype: np.dtype) -> Argument:
+        kind, value = argument
+        if kind != "c" or not isinstance(value, np.ndarray) or value.dtype != bool:
+            return argument
+        if (id(value), dtype) not in as_floats:
+            as_floats[id(value), dtype] = value.astype(dtype)
+        return ("c", as_floats[id(value), dtype])
+
+    for line in lines:
+        if line.call is np.multiply and line.outs and examples[line.outs[0]].dtype.kind == "f":
+            line.args = tuple(cast(a, examples[line.outs[0]].dtype) for a in line.args)
+    return lines
 
 
 def _is_argument(structure: Any) -> bool:
