@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks.networks import MEDIUM, NumpyMLP, make_data, ours, torch_model
 from tinygrad_edu import critical, grad, nn, no_grad
-from tinygrad_edu.autograd import flat_hvp
+from tinygrad_edu.autograd import hvp_once
 from tinygrad_edu.engine import tangent_sweep
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.trainer import Run, TrainConfig
@@ -40,8 +40,8 @@ def hvp_rows(torch):
     def gradient():
         return grad(loss_fn(model(X), y), params)
 
-    def full_hvp():  # forward, recorded backward, tangent sweep: all at this call
-        return flat_hvp(lambda: loss_fn(model(X), y), params, vectors)
+    def full_hvp():  # forward, tangent sweep recording its graph, backward: all at this call
+        return hvp_once(lambda: loss_fn(model(X), y), params, vectors)
 
     hvp_time, gradient_time = compare(full_hvp, gradient)
     floor = NumpyMLP(sizes, loss_name)
@@ -123,7 +123,7 @@ def dense_rows():
     objective = critical.Objective(lambda: F.cross_entropy(model(X), y), model)
     vectors = objective.split(rng.standard_normal(objective.n))
     dense = seconds_per_call(lambda: critical.Objective(objective.evaluate, model).hessian(), min_time=0.5, repeats=3)
-    one_hvp = seconds_per_call(lambda: flat_hvp(objective.evaluate, params, vectors))
+    one_hvp = seconds_per_call(lambda: hvp_once(objective.evaluate, params, vectors))
     return [(f"dense Hessian, n = {objective.n}", dense, objective.n * one_hvp, f"{objective.n} × one HVP")]
 
 

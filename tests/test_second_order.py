@@ -80,6 +80,17 @@ def test_hvp_returns_the_structure_of_inputs():
     np.testing.assert_allclose(hv.data, [6.0, 12.0])
 
 
+def test_hvp_is_zero_where_the_slope_does_not_depend_on_the_inputs():
+    a, x = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+    _, hv = hvp(lambda t: (t * a).sum(), x, np.array([1.0, 1.0]))  # linear: the slope is a constant
+    np.testing.assert_array_equal(hv.data, [0.0, 0.0])
+    _, hv = hvp(lambda t: (t**3).sum(), x, np.zeros(2))  # nothing seeded
+    np.testing.assert_array_equal(hv.data, [0.0, 0.0])
+    _, (h_used, h_unused) = hvp(lambda t, u: (t**3).sum(), (x, x.astype(np.float32)), (np.ones(2), np.ones(2)))
+    np.testing.assert_allclose(h_used.data, 6 * x)  # f'' = 6t
+    assert h_unused.dtype == np.float32 and not h_unused.data.any()
+
+
 def test_jacobian_shapes_and_values():
     J = jacobian(lambda x: x.reshape(2, 2) * 3, np.ones(4))
     assert J.shape == (2, 2, 4)
@@ -312,10 +323,11 @@ def test_an_hvp_used_again_replays_its_compiled_sweep_bit_for_bit(dtype, counted
     results = [hvp_fn(v) for v in vs]
     assert counted_sweeps == {"sweep": 1, "compile": 1}  # plain, compiled, then replayed twice
     for v, got in zip(vs, results):  # each result is its own array: later replays did not overwrite it
-        expected = hvp(loss, params, v)[1]  # a new graph and a plain sweep
-        for a, b in zip(got, expected):
-            assert a.dtype == dtype
+        expected = make_hvp(loss, params)[2](v)  # a new graph and a plain sweep
+        for a, b, c in zip(got, expected, hvp(loss, params, v)[1]):  # hvp: reverse over forward
+            assert a.dtype == c.dtype == dtype
             np.testing.assert_array_equal(a.data, b.data)
+            np.testing.assert_allclose(a.data, c.data, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-6)
 
 
 def test_zero_blocks_are_not_seeded_and_each_seeded_set_has_its_own_program(counted_sweeps):
@@ -327,7 +339,7 @@ def test_zero_blocks_are_not_seeded_and_each_seeded_set_has_its_own_program(coun
     only_b1 = tuple(v if i == 1 else np.zeros_like(v) for i, v in enumerate(full))
     for v in (full, only_b1, full, only_b1, only_b1):
         got = hvp_fn(v)
-        for a, b in zip(got, hvp(loss, params, v)[1]):
+        for a, b in zip(got, make_hvp(loss, params)[2](v)):
             np.testing.assert_array_equal(a.data, b.data)
     assert counted_sweeps["compile"] == 2  # one program for all four blocks, one for b1 alone
 
