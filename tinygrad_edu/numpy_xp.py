@@ -7,17 +7,21 @@ Tensors, for the path that records the backward (``create_graph=True``).
 
 The ufuncs, ``where`` and ``zeros_like`` are numpy's own.  The rest have
 numpy's names and signatures but call the ndarray method directly (``np.sum``
-costs ~1 µs of dispatch more than ``ndarray.sum``), and three are not in
-numpy: ``astype`` as a function, ``scatter_add`` (the adjoint of indexing)
-and ``softmax``.
+costs ~1 µs of dispatch more than ``ndarray.sum``), and four are not in
+numpy: ``astype`` as a function, ``scatter_add`` (the adjoint of indexing),
+``softmax``, and ``apply``, which runs another op (Linear's tangent is Linear
+of the tangents).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy import cos, exp, floor_divide, log, sign, sin, where, zeros_like  # noqa: F401  (numpy's own)
+
+if TYPE_CHECKING:
+    from tinygrad_edu.engine import Op
 
 
 def sum(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:  # noqa: A001
@@ -88,3 +92,9 @@ def softmax(x: np.ndarray, axis: int = -1, known: np.ndarray | None = None) -> n
         return known
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def apply(op: Op, *arrays: Any, **options: Any) -> np.ndarray:
+    """The op's forward on arrays (on Tensors, tensor_xp.apply records it as a node)."""
+    out = op.forward(*arrays, **options)
+    return out[0] if op.saves else out

@@ -9,6 +9,7 @@ __array_function__ look a numpy function up by name in ``__all__``), and
 Tensor's methods of the same name are these functions.
 
 Arguments that are not Tensors (numbers, ndarrays) are constants.
+``apply(op, *inputs)`` (the engine's own) lets a rule use another op.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from tinygrad_edu.tensor import Tensor
 
 __all__ = [
-    "absolute", "add", "all", "any", "argmax", "argmin", "astype", "broadcast_to", "ceil", "concatenate", "cos",
-    "cumsum", "divide", "dot", "equal", "exp", "exp2", "expand_dims", "expm1", "flip", "floor", "floor_divide",
+    "absolute", "add", "all", "any", "apply", "argmax", "argmin", "astype", "broadcast_to", "ceil", "concatenate",
+    "cos", "cumsum", "divide", "dot", "equal", "exp", "exp2", "expand_dims", "expm1", "flip", "floor", "floor_divide",
     "greater", "greater_equal", "isfinite", "isinf", "isnan", "less", "less_equal", "log", "log10", "log1p",
     "log2", "logaddexp", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
     "not_equal", "outer", "pad", "positive", "power", "prod", "ravel", "remainder", "repeat", "reshape", "roll",

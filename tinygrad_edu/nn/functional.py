@@ -45,9 +45,9 @@ Linear = Op(  # out = x @ wᵀ + b (PyTorch's layout):  x̄ = ḡ @ w,  w̄ = �
     lambda xp, g, out, x, w, b=None: g @ w,
     lambda xp, g, out, x, w, b=None: xp.transpose(_rows(xp, g)) @ _rows(xp, x),
     lambda xp, g, out, x, w, b=None: xp.sum(_rows(xp, g), axis=0),
-    jvp=(  # ȯut = ẋ @ wᵀ + x @ ẇᵀ + ḃ
-        lambda xp, dx, out, x, w, b=None: dx @ xp.transpose(w),
-        lambda xp, dw, out, x, w, b=None: x @ xp.transpose(dw),
+    jvp=(  # ȯut = ẋ @ wᵀ + x @ ẇᵀ + ḃ: Linear is bilinear, so its tangent is Linear of the tangents
+        lambda xp, dx, out, x, w, b=None: xp.apply(Linear, dx, w),
+        lambda xp, dw, out, x, w, b=None: xp.apply(Linear, x, dw),
         lambda xp, db, out, x, w, b=None: db,  # the engine broadcasts it over the rows
     ),
 )
