@@ -6,7 +6,7 @@ import pytest
 from test_ops_table import ANY_SHAPE, BINARY, NN, SHAPE_OPS, UNARY, sample
 
 from tinygrad_edu import Tensor, concat, grad, hvp, jacobian, jvp, stack
-from tinygrad_edu.engine import Op
+from tinygrad_edu.engine import Op, apply
 from tinygrad_edu.nn import functional as F
 
 CLASSES = np.array([0, 2, 1])
@@ -28,6 +28,7 @@ CORE = {  # the ops of the engine and of nn, on a (3, 4) input x (and y: same sh
     "linear": lambda x, y: F.linear(x, y[:2], y[2, :2]),
     "mse": lambda x, y: F.mse_loss(x, y) + F.mse_loss(x, y, "sum"),
     "cross_entropy": lambda x, y: F.cross_entropy(x * y, CLASSES),
+    "cross_entropy_slope": lambda x, y: apply(F.CrossEntropySlope, x, y * x, np.eye(4)[CLASSES], 0.5),  # its tangent
 }
 EVERY = (
     [(f"core:{k}", f) for k, f in CORE.items()]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import tensor_xp
+from tinygrad_edu import numpy_xp, tensor_xp
 from tinygrad_edu.engine import InputError, Op, apply
 from tinygrad_edu.tensor import ArrayLike, Tensor
 
@@ -87,7 +87,37 @@ CrossEntropy = Op(  # scale · Σ over rows of −log softmax(z)[class]:  z̄ = 
     lambda xp, g, out, z, one_hot, scale, saved: (xp.softmax(z, -1, known=saved) - one_hot) * (g * scale),
     saves=True,
     jvp=(
-        lambda xp, dz, out, z, one_hot, scale, saved: xp.sum((xp.softmax(z, -1, known=saved) - one_hot) * dz) * scale,
+        lambda xp, dz, out, z, one_hot, scale, saved: xp.apply(CrossEntropySlope, z, dz, one_hot, scale, known=saved),
+    ),
+)
+
+
+def _cross_entropy_slope(z: np.ndarray, dz: np.ndarray, y: np.ndarray, scale: float, known: Any = None) -> Any:
+    """scale·Σ (p − y)·ż with p = softmax(z) (``known``: p, when the caller has it); p is saved."""
+    p = numpy_xp.softmax(z, -1, known)
+    return ((p - y) * dz).sum() * scale, p
+
+
+def _jacobian_times(xp: Any, z: Any, dz: Any, saved: Any) -> Any:
+    """(diag(p) − p·pᵀ)·ż row by row: softmax's Jacobian times ż, and (times scale) the
+    cross-entropy's Hessian in z times ż."""
+    p = xp.softmax(z, -1, known=saved)
+    return p * (dz - xp.sum(p * dz, -1, True))
+
+
+CrossEntropySlope = Op(  # s = scale·Σ (p − y)·ż, the cross-entropy's tangent along ż as one node, not five:
+    "CrossEntropySlope",  # z̄ = scale·ḡ·H·ż,  ż̄ = scale·ḡ·(p − y);  ṡ = scale·(Σ ż′·H·ż + Σ (p − y)·ż″)
+    _cross_entropy_slope,
+    lambda xp, g, out, z, dz, y, scale, known=None, saved=None: _jacobian_times(xp, z, dz, saved) * (g * scale),
+    lambda xp, g, out, z, dz, y, scale, known=None, saved=None: (xp.softmax(z, -1, known=saved) - y) * (g * scale),
+    saves=True,
+    jvp=(
+        lambda xp, t, out, z, dz, y, scale, known=None, saved=None: (
+            xp.sum(_jacobian_times(xp, z, dz, saved) * t) * scale
+        ),
+        lambda xp, t, out, z, dz, y, scale, known=None, saved=None: (
+            xp.sum((xp.softmax(z, -1, known=saved) - y) * t) * scale
+        ),
     ),
 )
 
