@@ -200,7 +200,7 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
     reverse, a backward through that graph seeded with v, measured slower everywhere
     here).  The second time the same parameters are seeded, the sweep is compiled
     into a program of numpy calls (jit.compile_tangent_sweep), which later calls
-    replay: 0.95–1.05× one gradient on the 64→128→10 benchmark, and half a plain sweep
+    replay: 0.95–0.98× one gradient on the 64→128→10 benchmark, and half a plain sweep
     on the demo's dense Hessian.  Zero blocks of v are not seeded.
     """
     out = scalar_output(loss())
@@ -242,7 +242,7 @@ def hvp_once(
 
     the slope by forward mode, recording its graph, then one backward from it.  Unlike
     forward over reverse through a recorded gradient (gradient_graph), it never computes
-    ∇L itself, whose weight products H·v does not need: 2.1× one gradient against 2.5×
+    ∇L itself, whose weight products H·v does not need: 2.0× one gradient against 2.5×
     on the 64→128→10 benchmark, and faster on every network measured (docs/benchmarks.md).
     Worth it once; at a point used again, gradient_graph's compiled sweep is cheaper."""
     out = scalar_output(loss())
