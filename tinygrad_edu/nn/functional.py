@@ -105,8 +105,11 @@ def _jacobian_times(xp: Any, z: Any, dz: Any, saved: Any) -> Any:
     return p * (dz - xp.sum(p * dz, -1, True))
 
 
-CrossEntropySlope = Op(  # s = scale·Σ (p − y)·ż, the cross-entropy's tangent along ż as one node, not five:
-    "CrossEntropySlope",  # z̄ = scale·ḡ·H·ż,  ż̄ = scale·ḡ·(p − y);  ṡ = scale·(Σ ż′·H·ż + Σ (p − y)·ż″)
+# The cross-entropy's tangent as one op, where it would record five nodes (Softmax, Sub, Mul, Sum, Mul):
+#   s = scale·Σ (p − y)·ż, with p = softmax(z) and H·ż = (diag(p) − p·pᵀ)·ż row by row (_jacobian_times),
+#   z̄ = scale·ḡ·H·ż,  ż̄ = scale·ḡ·(p − y);  its tangents along t: scale·Σ (H·ż)·t for z, scale·Σ (p − y)·t for ż.
+CrossEntropySlope = Op(
+    "CrossEntropySlope",
     _cross_entropy_slope,
     lambda xp, g, out, z, dz, y, scale, known=None, saved=None: _jacobian_times(xp, z, dz, saved) * (g * scale),
     lambda xp, g, out, z, dz, y, scale, known=None, saved=None: (xp.softmax(z, -1, known=saved) - y) * (g * scale),
