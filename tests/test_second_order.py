@@ -91,6 +91,31 @@ def test_hvp_is_zero_where_the_slope_does_not_depend_on_the_inputs():
     assert h_unused.dtype == np.float32 and not h_unused.data.any()
 
 
+def test_transforms_ignore_a_no_grad_around_them_and_keep_one_inside_f():
+    """torch.func's rule: a transform's result does not depend on the grad mode around it."""
+    from tinygrad_edu import jvp, make_hvp, no_grad
+
+    x, v = np.array([1.0, 2.0]), np.array([1.0, -1.0])
+
+    def transforms(f, g):  # f scalar, g elementwise
+        return [hvp(f, x, v)[1], make_hvp(f, x)[2](v), jvp(f, (x,), (v,))[1], hessian(f, x), jacobian(g, x),
+                jacobian(g, x, mode="forward"), critical.top_eigenvalues(f, x, k=1)[0]]  # fmt: skip
+
+    cube, cubes = (lambda t: (t**3).sum()), (lambda t: t**3)
+    with no_grad():
+        inside = transforms(cube, cubes)
+    for a, b in zip(inside, transforms(cube, cubes)):
+        np.testing.assert_array_equal(np.asarray(getattr(a, "data", a)), np.asarray(getattr(b, "data", b)))
+    np.testing.assert_allclose(inside[0].data, 6 * x * v)
+
+    def frozen(t):  # t·c with c = t² taken under no_grad inside f: a constant, so f'' = 0
+        with no_grad():
+            c = t * t
+        return (t * c).sum()
+
+    assert not hvp(frozen, x, v)[1].data.any() and not hessian(frozen, x).data.any()
+
+
 def test_jacobian_shapes_and_values():
     J = jacobian(lambda x: x.reshape(2, 2) * 3, np.ones(4))
     assert J.shape == (2, 2, 4)

@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import DIFFERENTIATE_OUTSIDE, creation_order, sweep, tangent_sweep, untraceable
+from tinygrad_edu.engine import (
+    DIFFERENTIATE_OUTSIDE,
+    creation_order,
+    enable_grad,
+    sweep,
+    tangent_sweep,
+    untraceable,
+)
 from tinygrad_edu.jit import Tangents, compile_tangent_sweep
 from tinygrad_edu.tensor import ArrayLike, Tensor, initial_gradient
 
@@ -157,6 +164,13 @@ def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike]) -> tuple[tuple[Tensor
     return tuple(leaves), is_tuple
 
 
+def _recorded(f: Callable[..., Any], *args: Any) -> Any:
+    """f(*args) with its graph recorded even inside no_grad(): a transform's result does not
+    depend on the grad mode around it (torch.func's rule), while a no_grad() inside f holds."""
+    with enable_grad():
+        return f(*args)
+
+
 def scalar_output(out: Any, what: str = "f") -> Tensor:
     """Check that f returned a finite scalar Tensor, saying what is wrong otherwise."""
     if not isinstance(out, Tensor):
@@ -203,7 +217,7 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
     replay: 0.95–0.98× one gradient on the 64→128→10 benchmark, and half a plain sweep
     on the demo's dense Hessian.  Zero blocks of v are not seeded.
     """
-    out = scalar_output(loss())
+    out = scalar_output(_recorded(loss))
     grads = grad(out, params, create_graph=True, allow_unused=True)
     live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]  # the others have ∂g/∂θ = 0
     outputs = [grads[i] for i in live]
@@ -245,7 +259,7 @@ def hvp_once(
     ∇L itself, whose weight products H·v does not need: 2.0× one gradient against 2.5×
     on the 64→128→10 benchmark, and faster on every network measured (docs/benchmarks.md).
     Worth it once; at a point used again, gradient_graph's compiled sweep is cheaper."""
-    out = scalar_output(loss())
+    out = scalar_output(_recorded(loss))
     seeds = {p: Tensor._make(np.asarray(v, p.dtype), None) for p, v in zip(params, vectors) if _nonzero(v)}
     (slope,) = tangent_sweep([out], seeds, create_graph=True) if seeds else (None,)
     found: Sequence[Tensor | None] = [None] * len(params)
@@ -355,7 +369,7 @@ def jvp(
         if given.dtype.kind == "f" and given.dtype != x.dtype:
             raise TypeError(f"tangent {i} has dtype {given.dtype} but primal {i} has dtype {x.dtype}; make them match.")
         vectors[i] = vectors[i].astype(x.dtype)
-    out = f(*leaves)
+    out = _recorded(f, *leaves)
     outs = out if isinstance(out, tuple) else (out,)
     if not all(isinstance(o, Tensor) for o in outs):
         raise TypeError(f"f must return a Tensor or a tuple of Tensors, got {type(out).__name__}.")
@@ -386,14 +400,16 @@ def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], 
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}.")
     leaves, is_tuple = _fresh_leaves(inputs)
-    out = f(*leaves)
+    out = _recorded(f, *leaves)
     if not isinstance(out, Tensor):
         raise TypeError(f"f must return a Tensor, got {type(out).__name__}.")
     blocks = [np.zeros(out.shape + x.shape) for x in leaves]
     if out.requires_grad and mode == "reverse":
-        flat_out = out.reshape(-1)
-        for j, index in enumerate(np.ndindex(out.shape)):
-            rows = grad(flat_out[j], leaves, retain_graph=True, allow_unused=True)
+        seed = np.zeros(out.shape, out.dtype)
+        for index in np.ndindex(out.shape):  # row `index`: a backward seeded with the basis vector e_index
+            seed[index] = 1.0
+            rows = grad(out, leaves, grad_outputs=seed, retain_graph=True, allow_unused=True)
+            seed[index] = 0.0
             for block, row in zip(blocks, rows):
                 if row is not None:
                     block[index] = row.data
