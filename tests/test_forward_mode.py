@@ -132,6 +132,8 @@ def test_jvp_takes_tuples_and_tuple_outputs_and_refuses_mismatched_tangents():
         jvp(lambda x, y: x, (np.ones(2), np.ones(2)), (np.ones(2),))
     with pytest.raises(TypeError, match="tangent 0 has dtype float32 but primal 0 has dtype float64"):
         jvp(lambda x: x, (np.ones(2),), (np.ones(2, np.float32),))
+    with pytest.raises(FloatingPointError, match=r"^the tangent is not finite: input 1 has nan at index \(0,\)"):
+        jvp(lambda x, y: x * y, (np.ones(2), np.ones(2)), (np.ones(2), np.array([np.nan, 0.0])))
     _, constant = jvp(lambda x: Tensor([1.0, 2.0]) * 3, (np.ones(2),), (np.ones(2),))
     np.testing.assert_array_equal(constant.data, [0.0, 0.0])
 

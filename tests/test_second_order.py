@@ -159,6 +159,11 @@ def test_every_way_to_an_hvp_says_when_it_is_not_finite():
                 hvp_fn(v)
         with pytest.raises(FloatingPointError, match=message):
             critical.top_eigenvalues(f, at)
+    with pytest.raises(FloatingPointError, match=r"^v is not finite: input 0 has nan at index \(1,\)"):
+        hvp(lambda x: (x**3).sum(), at, np.array([1.0, np.nan]))  # v, not H, is what to fix
+    for _ in range(3):
+        with pytest.raises(FloatingPointError, match=r"^v is not finite: input 1 has inf"):
+            make_hvp(lambda x, y: (x * y).sum(), (at, at))[2]((v, np.array([np.inf, 0.0])))
 
 
 # ------------------------------------------------------------------ critical

@@ -198,6 +198,15 @@ def _check_finite(arrays: list[np.ndarray], what: str) -> list[np.ndarray]:
     return arrays
 
 
+def _check_products(products: list[np.ndarray], vectors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """H·v, once checked to be finite; if it is not, the error names v when v is the cause."""
+    try:
+        return _check_finite(products, "the Hessian-vector product")
+    except FloatingPointError:
+        _check_finite(list(vectors), "v")
+        raise
+
+
 def _nonzero(v: np.ndarray) -> bool:
     """v.any(), with a dense v told by its first entry (0.05 µs, against 2 µs to scan 8,192)."""
     return v.size > 0 and (v.item(0) != 0 or bool(v.any()))
@@ -266,7 +275,7 @@ def hvp_once(
     if slope is not None and slope.requires_grad:  # else the slope is constant in θ: H·v = 0
         found = grad(slope, params, allow_unused=True)
     products = [np.zeros(p.shape, p.dtype) if g is None else g.data for g, p in zip(found, params)]
-    return out.detach(), _check_finite(products, "the Hessian-vector product")
+    return out.detach(), _check_products(products, vectors)
 
 
 def flat_hessian(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> np.ndarray:
@@ -322,8 +331,8 @@ def make_hvp(
     value, grads, hessian_times = gradient_graph(lambda: f(*leaves), leaves)
 
     def hvp_fn(v: ArrayLike | Sequence[ArrayLike]) -> TensorOrTuple:
-        products = hessian_times(_vectors_like(v, leaves, is_tuple))
-        return _unpack(_check_finite(products, "the Hessian-vector product"), is_tuple)
+        vectors = _vectors_like(v, leaves, is_tuple)
+        return _unpack(_check_products(hessian_times(vectors), vectors), is_tuple)
 
     gradient = _unpack([g.data for g in _zeros_where_none(grads, leaves)], is_tuple)
     return value.detach(), gradient, hvp_fn
@@ -369,6 +378,7 @@ def jvp(
         if given.dtype.kind == "f" and given.dtype != x.dtype:
             raise TypeError(f"tangent {i} has dtype {given.dtype} but primal {i} has dtype {x.dtype}; make them match.")
         vectors[i] = vectors[i].astype(x.dtype)
+    _check_finite(vectors, "the tangent")
     out = _recorded(f, *leaves)
     outs = out if isinstance(out, tuple) else (out,)
     if not all(isinstance(o, Tensor) for o in outs):

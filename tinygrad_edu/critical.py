@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.autograd import _check_finite, _fresh_leaves, gradient_graph, hessian_matrix, scalar_output
+from tinygrad_edu.autograd import _check_products, _fresh_leaves, gradient_graph, hessian_matrix, scalar_output
 from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import Tensor
 
@@ -99,7 +99,7 @@ class Objective:
     def hvp(self, v: np.ndarray) -> np.ndarray:
         """H·v for a flat v: one backward through the gradient graph built once at this point."""
         flat = np.concatenate([h.ravel() for h in self.at_point()[2](self.split(v))])
-        return _check_finite([flat], "the Hessian-vector product")[0]  # one check of the whole
+        return _check_products([flat], [v])[0]  # one check of the whole
 
     def hessian(self) -> np.ndarray:
         H = hessian_matrix(self.at_point()[2], self.shapes)
