@@ -91,6 +91,21 @@ def test_hvp_is_zero_where_the_slope_does_not_depend_on_the_inputs():
     assert h_unused.dtype == np.float32 and not h_unused.data.any()
 
 
+def test_make_hvp_stays_at_its_point_when_the_callers_array_changes():
+    from tinygrad_edu import make_hvp
+
+    def f(t):  # power's rules read the input: with the caller's array shared, they would move to the new point
+        return (t**3).sum() + t.exp().sum()
+
+    x, v = np.array([0.5, -1.0]), np.array([1.0, 2.0])
+    expected = hvp(f, x.copy(), v)[1].data
+    value, _, hvp_fn = make_hvp(f, x)
+    x += 3.0
+    for _ in range(3):  # the plain sweep, the compiled one, a replay
+        np.testing.assert_allclose(hvp_fn(v).data, expected, rtol=1e-12)
+    assert value.item() == pytest.approx(f(Tensor(x - 3.0)).item())
+
+
 def test_transforms_ignore_a_no_grad_around_them_and_keep_one_inside_f():
     """torch.func's rule: a transform's result does not depend on the grad mode around it."""
     from tinygrad_edu import jvp, make_hvp, no_grad

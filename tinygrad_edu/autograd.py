@@ -149,13 +149,13 @@ def gradgradcheck(f: Callable[..., Tensor], inputs: Sequence[Tensor], seed: int 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 
 
-def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike]) -> tuple[tuple[Tensor, ...], bool]:
-    """Inputs as new leaves that require grad (sharing data); and whether they were a tuple."""
+def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike], copy: bool = False) -> tuple[tuple[Tensor, ...], bool]:
+    """Inputs as new leaves that require grad (sharing data unless ``copy``); and whether they were a tuple."""
     is_tuple = isinstance(inputs, (tuple, list))
     items = inputs if is_tuple else (inputs,)
     leaves = []
     for x in items:
-        data = np.asarray(x.data if isinstance(x, Tensor) else x)
+        data = np.array(x.data if isinstance(x, Tensor) else x, copy=copy or None)
         if data.dtype.kind != "f":  # integers and booleans become float64; float32 stays float32
             data = data.astype(np.float64)
         leaf = Tensor._make(data, None)
@@ -326,8 +326,9 @@ def make_hvp(
     """(f(inputs), ∇f(inputs), hvp_fn) with the gradient's graph built once at inputs:
     ``hvp_fn(v)`` is H·v for any v of the structure of inputs, for the cost of one
     backward through that graph (Lanczos, Hutchinson and the dense Hessian call it
-    many times at one point)."""
-    leaves, is_tuple = _fresh_leaves(inputs)
+    many times at one point).  The inputs are copied: the point stays where it was when
+    the caller's arrays change afterwards."""
+    leaves, is_tuple = _fresh_leaves(inputs, copy=True)
     value, grads, hessian_times = gradient_graph(lambda: f(*leaves), leaves)
 
     def hvp_fn(v: ArrayLike | Sequence[ArrayLike]) -> TensorOrTuple:
