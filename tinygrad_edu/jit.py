@@ -166,7 +166,7 @@ class Program:
 
     def __init__(self, tape: Tape, returned: Any) -> None:
         self.returns = tape.outputs(returned)
-        self.lines = float_masks(flat_optimizer_steps(drop_unused(tape.lines, self.returns)), tape.examples)
+        self.lines = flat_optimizer_steps(drop_unused(tape.lines, self.returns))
         self.inputs = {buffer: i for i, buffer in enumerate(tape.inputs)}
         self.examples: list[Any] = tape.examples  # the traced values (shapes, dtypes), until compiled
         self.namespace: dict[str, Any] = {"np": np, "asarray": np.asarray}
@@ -317,7 +317,9 @@ def flat_optimizer_steps(lines: list[Line]) -> list[Line]:
 def float_masks(lines: list[Line], examples: list[Any]) -> list[Line]:
     """A constant boolean mask multiplied into floats (ReLU's, in a replayed HVP) becomes a
     float constant: x·True = x·1.0 and x·False = x·0.0, bit for bit, but numpy converts the
-    bools on every call otherwise (3.1 µs against 1.3 µs for a 64×128 mask)."""
+    bools on every call otherwise (3.1 µs against 1.3 µs for a 64×128 mask).  Only tangent
+    sweeps take this pass: in a training step the masks are computed at every call, and the
+    pass would cost its trace ~5 µs for nothing."""
     as_floats: dict[tuple[int, np.dtype], np.ndarray] = {}
 
     def cast(argument: Argument, dtype: np.dtype) -> Argument:
@@ -480,6 +482,7 @@ def compile_tangent_sweep(
     tangents = {x: Tensor._make(v, None) for x, v in zip(seeds, vectors)}
     found = _recorded(tape, lambda: tangent_sweep(outputs, tangents, create_graph=False, order=order, traced=True))
     program = Program(tape, found)
+    program.lines = float_masks(program.lines, program.examples)  # the graph's masks are constants here
 
     def replay(values: Sequence[np.ndarray]) -> list[np.ndarray | None]:
         arrays = iter(program.arrays(list(values)))
