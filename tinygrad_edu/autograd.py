@@ -271,10 +271,10 @@ def hvp_once(
     out = scalar_output(_recorded(loss))
     seeds = {p: Tensor._make(np.asarray(v, p.dtype), None) for p, v in zip(params, vectors) if _nonzero(v)}
     (slope,) = tangent_sweep([out], seeds, create_graph=True) if seeds else (None,)
-    found: Sequence[Tensor | None] = [None] * len(params)
+    found: dict[Tensor, np.ndarray] = {}  # param -> its part of H·v, from one backward sweep from the slope
     if slope is not None and slope.requires_grad:  # else the slope is constant in θ: H·v = 0
-        found = grad(slope, params, allow_unused=True)
-    products = [np.zeros(p.shape, p.dtype) if g is None else g.data for g, p in zip(found, params)]
+        found = sweep([slope], [np.ones_like(slope.data)], create_graph=False, retain_graph=False, targets=params)
+    products = [found[p] if p in found else np.zeros(p.shape, p.dtype) for p in params]
     return out.detach(), _check_products(products, vectors)
 
 
