@@ -8,6 +8,8 @@ from tinygrad_edu.nn import functional as F
 from tinygrad_edu.optim import lr_scheduler as S
 
 torch = pytest.importorskip("torch", reason="PyTorch is optional; these tests compare against it")
+# torch.func calls PyTorch's own torch.jit.script, which PyTorch 2.13 reports as deprecated.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 W0 = np.random.default_rng(0).standard_normal((3, 4))
 
