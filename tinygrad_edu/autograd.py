@@ -164,7 +164,7 @@ def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike], copy: bool = False) -
     return tuple(leaves), is_tuple
 
 
-def _recorded(f: Callable[..., Any], *args: Any) -> Any:
+def _with_grad_on(f: Callable[..., Any], *args: Any) -> Any:
     """f(*args) with its graph recorded even inside no_grad(): a transform's result does not
     depend on the grad mode around it (torch.func's rule), while a no_grad() inside f holds."""
     with enable_grad():
@@ -226,7 +226,7 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
     replay: 0.95–0.98× one gradient on the 64→128→10 benchmark, and half a plain sweep
     on the demo's dense Hessian.  Zero blocks of v are not seeded.
     """
-    out = scalar_output(_recorded(loss))
+    out = scalar_output(_with_grad_on(loss))
     grads = grad(out, params, create_graph=True, allow_unused=True)
     live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]  # the others have ∂g/∂θ = 0
     outputs = [grads[i] for i in live]
@@ -268,7 +268,7 @@ def hvp_once(
     ∇L itself, whose weight products H·v does not need: 2.0× one gradient against 2.5×
     on the 64→128→10 benchmark, and faster on every network measured (docs/benchmarks.md).
     Worth it once; at a point used again, gradient_graph's compiled sweep is cheaper."""
-    out = scalar_output(_recorded(loss))
+    out = scalar_output(_with_grad_on(loss))
     seeds = {p: Tensor._make(np.asarray(v, p.dtype), None) for p, v in zip(params, vectors) if _nonzero(v)}
     (slope,) = tangent_sweep([out], seeds, create_graph=True) if seeds else (None,)
     found: dict[Tensor, np.ndarray] = {}  # param -> its part of H·v, from one backward sweep from the slope
@@ -380,7 +380,7 @@ def jvp(
             raise TypeError(f"tangent {i} has dtype {given.dtype} but primal {i} has dtype {x.dtype}; make them match.")
         vectors[i] = vectors[i].astype(x.dtype)
     _check_finite(vectors, "the tangent")
-    out = _recorded(f, *leaves)
+    out = _with_grad_on(f, *leaves)
     outs = out if isinstance(out, tuple) else (out,)
     if not all(isinstance(o, Tensor) for o in outs):
         raise TypeError(f"f must return a Tensor or a tuple of Tensors, got {type(out).__name__}.")
@@ -411,7 +411,7 @@ def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], 
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}.")
     leaves, is_tuple = _fresh_leaves(inputs)
-    out = _recorded(f, *leaves)
+    out = _with_grad_on(f, *leaves)
     if not isinstance(out, Tensor):
         raise TypeError(f"f must return a Tensor, got {type(out).__name__}.")
     blocks = [np.zeros(out.shape + x.shape) for x in leaves]
