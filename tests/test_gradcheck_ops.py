@@ -203,6 +203,26 @@ def test_fused_linear_gradients(x_shape, bias):
         check_both_orders(linear, x, w)
 
 
+@pytest.mark.parametrize("shape", [(5,), (3, 4)])
+def test_cross_entropy_slope_gradients(shape):
+    """The fused tangent of the cross-entropy, scale·Σ (softmax(z) − y)·ż, in both of its inputs."""
+    from tinygrad_edu.engine import apply
+    from tinygrad_edu.nn.functional import CrossEntropySlope
+
+    rng = np.random.default_rng(4)
+    z, dz = leaf(rng, shape), leaf(rng, shape)
+    target = rng.integers(0, shape[-1], shape[:-1])
+    one_hot = np.eye(shape[-1])[target]
+    scale = 1 / max(1, one_hot.size // shape[-1])
+
+    def slope(a, b):
+        return apply(CrossEntropySlope, a, b, one_hot, scale)
+
+    p = np.exp(z.data) / np.exp(z.data).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(slope(z, dz).data, scale * ((p - one_hot) * dz.data).sum(), rtol=1e-12)
+    check_both_orders(slope, z, dz)
+
+
 def test_dot_is_numpy_dot():
     rng = np.random.default_rng(2)
     u, v, m = leaf(rng, (3,)), leaf(rng, (3,)), leaf(rng, (2, 3))
