@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_edu import Tensor, critical, hessian, hvp, jacobian, nn
+from tinygrad_edu import Tensor, critical, hessian, hvp, jacobian, make_hvp, nn
 from tinygrad_edu.autograd import numerical_grad
 from tinygrad_edu.nn import functional as F
 
@@ -92,8 +92,6 @@ def test_hvp_is_zero_where_the_slope_does_not_depend_on_the_inputs():
 
 
 def test_make_hvp_stays_at_its_point_when_the_callers_array_changes():
-    from tinygrad_edu import make_hvp
-
     def f(t):  # power's rules read the input: with the caller's array shared, they would move to the new point
         return (t**3).sum() + t.exp().sum()
 
@@ -129,6 +127,26 @@ def test_transforms_ignore_a_no_grad_around_them_and_keep_one_inside_f():
         return (t * c).sum()
 
     assert not hvp(frozen, x, v)[1].data.any() and not hessian(frozen, x).data.any()
+
+
+def test_every_transform_answers_float32_inputs_in_float32():
+    """As PyTorch does: a derivative with respect to a float32 input is float32, also where
+    it is zero (a block of v left unseeded, an input f does not use, a constant output)."""
+    a, b = np.linspace(0.5, 1.5, 3, dtype=np.float32), np.ones(2, np.float32)
+    va, vb = np.ones(3, np.float32), np.zeros(2, np.float32)
+
+    def loss(a, b):
+        return (a * a * a).sum()  # b unused
+
+    assert [h.dtype for h in hvp(loss, (a, b), (va, vb))[1]] == [np.float32] * 2
+    hvp_fn = make_hvp(loss, (a, b))[2]
+    for _ in range(3):  # a plain sweep, a compiled one, a replay
+        assert [h.dtype for h in hvp_fn((va, vb))] == [np.float32] * 2
+    assert hessian(loss, (a, b)).dtype == np.float32
+    np.testing.assert_allclose(hessian(loss, (a, b)).data[:3, :3], np.diag(6 * a), rtol=1e-6)
+    for mode in ("reverse", "forward"):
+        assert [J.dtype for J in jacobian(lambda a, b: a * a, (a, b), mode=mode)] == [np.float32] * 2
+        assert jacobian(lambda a: Tensor(np.ones(2, np.float32)), a, mode=mode).dtype == np.float32
 
 
 def test_jacobian_shapes_and_values():

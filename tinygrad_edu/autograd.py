@@ -251,7 +251,7 @@ def gradient_graph(loss: Callable[[], Tensor], params: Sequence[Tensor]) -> tupl
             seeds = {params[i]: np.asarray(vectors[i], params[i].dtype) for i in seeded}
             for i, t in zip(live, forward_over_reverse(seeded, seeds)):
                 found[i] = t
-        return [np.zeros(p.shape) if t is None else t for t, p in zip(found, params)]  # zeros only where needed
+        return [np.zeros(p.shape, p.dtype) if t is None else t for t, p in zip(found, params)]  # zeros only where asked
 
     return out, grads, hessian_times
 
@@ -398,7 +398,8 @@ def jvp(
 def hessian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]) -> Tensor:
     """The (n, n) Hessian of a scalar f over the flattened inputs (concatenated for a tuple)."""
     leaves, _ = _fresh_leaves(inputs)
-    return Tensor._make(flat_hessian(lambda: f(*leaves), leaves), None)
+    dtype = np.result_type(*(x.dtype for x in leaves))  # float32 inputs give a float32 Hessian, as in PyTorch
+    return Tensor._make(flat_hessian(lambda: f(*leaves), leaves).astype(dtype, copy=False), None)
 
 
 def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], mode: str = "reverse") -> TensorOrTuple:
@@ -414,7 +415,7 @@ def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], 
     out = _with_grad_on(f, *leaves)
     if not isinstance(out, Tensor):
         raise TypeError(f"f must return a Tensor, got {type(out).__name__}.")
-    blocks = [np.zeros(out.shape + x.shape) for x in leaves]
+    blocks = [np.zeros(out.shape + x.shape, x.dtype) for x in leaves]  # a gradient's dtype is its input's
     if out.requires_grad and mode == "reverse":
         seed = np.zeros(out.shape, out.dtype)
         for index in np.ndindex(out.shape):  # row `index`: a backward seeded with the basis vector e_index
