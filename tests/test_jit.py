@@ -210,6 +210,62 @@ def test_without_the_check_a_replay_runs_no_eager_step():
     assert len(calls) == 2  # the trace, and the eager run beside the first replay
 
 
+def zero_module(model, opt):
+    model.zero_grad()  # p.grad = None for each parameter
+
+
+def zero_each(model, opt):
+    for p in model.parameters():
+        p.grad = None
+
+
+def clip_inside(model, opt):  # backward inside; then .grad read and assigned
+    opt.zero_grad()
+    loss = (model(Tensor(np.ones((4, 2)))) ** 2).mean()
+    loss.backward()
+    norm = sum((p.grad * p.grad).sum() for p in model.parameters()).sqrt()
+    for p in model.parameters():
+        p.grad = p.grad / (norm + 1.0)
+    return norm
+
+
+def accumulate_and_read(model, opt):  # .grad accumulates across calls: what is read changes
+    (model(Tensor(np.ones((4, 2)))) ** 2).mean().backward()
+    return sum((p.grad * p.grad).sum() for p in model.parameters())
+
+
+def read_only(model, opt):  # .grad comes from a backward outside the jitted function
+    return sum((p.grad * p.grad).sum() for p in model.parameters())
+
+
+@pytest.mark.parametrize("before", [zero_module, zero_each, clip_inside, accumulate_and_read, read_only])
+def test_gradients_assigned_or_read_inside_a_jitted_step_are_replayed_as_they_run(before):
+    """``.grad = ...`` and reading ``.grad`` are part of the program: without the check (which would
+    hide a wrong replay by raising), every replay is the eager step bit for bit."""
+
+    def run(use_jit):
+        model = nn.MLP([2, 4, 1], generator=np.random.default_rng(0))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X):
+            out = before(model, opt)
+            loss = (model(X) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss if out is None else (loss, out)
+
+        stepped = jit(step, check=False) if use_jit else step
+        results = []
+        for t in range(4):
+            if before is read_only:
+                (model(Tensor(np.full((3, 2), t))) ** 2).sum().backward()
+            results.append(stepped(np.full((3, 2), 0.5 + t)))
+        values = [t.data.tobytes() for r in results for t in (r if isinstance(r, tuple) else (r,))]
+        return values, [p.data.tobytes() for p in model.parameters()]
+
+    assert run(use_jit=True) == run(use_jit=False)
+
+
 @pytest.mark.parametrize("optimizer", trainer_module.OPTIMIZERS)
 def test_every_optimizer_and_schedule_of_train_gives_the_same_run_with_jit(optimizer):
     for schedule in trainer_module.SCHEDULES:

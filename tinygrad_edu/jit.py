@@ -9,7 +9,8 @@ way JAX's jit and tinygrad's TinyJit do, without a compiler:
    (engine.Tracing).  ``loss.backward()`` runs its rules on Tensors, so the
    backward's own numpy calls are recorded too; ``optimizer.step()``,
    ``zero_grad()`` and ``scheduler.step()`` are recorded as calls to replay
-   as they are (so ηᵗ and the step count are read afresh each time).
+   as they are (so ηᵗ and the step count are read afresh each time), and so is
+   assigning a tensor's ``.grad``; a ``.grad`` the step reads is read afresh too.
 2. **Program.**  What was recorded becomes a `Program`: one line per numpy
    call over numbered buffers, e.g. ``b4 = Linear(x0, p0.data, p1.data)``.
    The arguments are inputs (``x``), the tensors ``step`` read from outside
@@ -58,7 +59,7 @@ from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
 
 # An argument of a line: ("b", k) buffer k, ("p", tensor) the data of a tensor read from outside
-# (a parameter), ("t", tensor) the tensor itself, ("c", value) a constant.
+# (a parameter), ("g", tensor) the data of its .grad, ("t", tensor) the tensor itself, ("c", value) a constant.
 Argument = tuple[str, Any]
 
 
@@ -84,6 +85,7 @@ class Tape:
         self.lines: list[Line] = []
         self.inputs = tuple(self._new_buffer(a) for a in arguments)
         self.constants: set[int] = set()  # ids of arrays made during the trace from Python values alone
+        self.gradients_read: dict[int, tuple[Tensor, Tensor]] = {}  # id(t.grad) -> (t, t.grad), as read
 
     def _new_buffer(self, array: Any) -> int:
         self.examples.append(array)
@@ -91,6 +93,8 @@ class Tape:
         return len(self.examples) - 1
 
     def argument(self, x: Any) -> Argument:
+        if self.gradients_read and id(x) in self.gradients_read:  # t.grad, read again at each replay
+            return ("g", self.gradients_read[id(x)][0])
         data = x.data if isinstance(x, Tensor) else x
         buffer = self.buffer_of.get(id(data))  # every buffer's array is alive: ids are not reused
         if buffer is not None:
@@ -126,10 +130,27 @@ class Tape:
         return g.data
 
     def call(self, method: Callable[[], Any]) -> None:
-        """Record a Python call (an optimizer's step, a scheduler's) to replay as it is."""
+        """Record a Python call (an optimizer's step, a scheduler's) to replay as it is, and make
+        it now with the tape paused: the call is the record, not what it does inside."""
         bound = getattr(method, "func", method)  # a functools.partial carries its arguments
         owner = bound.__self__
         self.lines.append(Line(method, f"{type(owner).__name__}_{bound.__name__}", owner=owner))
+        Tracing.tape = None
+        try:
+            method()
+        finally:
+            Tracing.tape = self
+
+    def read_gradient(self, t: Tensor, g: Tensor) -> None:
+        """``t.grad`` was read: the program reads it at each replay, where backward may have
+        accumulated into it or handed a new one, not the array it was while traced."""
+        self.gradients_read[id(g)] = (t, g)
+
+    def assign_gradient(self, t: Tensor, g: Tensor | None) -> None:
+        """Record ``t.grad = g`` (``module.zero_grad()`` sets None), to replay in its place."""
+        given = ("c", None) if g is None else self.argument(g)
+        reads = (given[1],) if given[0] == "b" else ()
+        self.lines.append(Line(assign_gradient, "assign_gradient", (("t", t), given), reads=reads))
 
     def outputs(self, returned: Any) -> Any:
         """The returned structure with an Argument in place of each Tensor."""
@@ -155,6 +176,11 @@ def hand_gradient(t: Tensor, g: np.ndarray) -> None:
 def hand_copy(t: Tensor, g: np.ndarray) -> None:
     """hand_gradient for a g that the next replay overwrites, or that is a view of another buffer."""
     hand_gradient(t, g.copy() if t._node is not None or t._grad is None else g)
+
+
+def assign_gradient(t: Tensor, g: np.ndarray | None) -> None:
+    """``t.grad = g`` replayed: None, or a copy of g (whose buffer the next replay writes again)."""
+    t._grad = None if g is None else Tensor._make(g.copy(), None)
 
 
 class Program:
@@ -242,6 +268,8 @@ class Program:
         kind, v = argument
         if kind == "b":
             return f"x{self.inputs[v]}" if v in self.inputs else f"b{v}"
+        if kind == "g":
+            return f"{self._numbered(v, 'p')}.grad.data"
         if kind in ("p", "t"):
             return f"{self._numbered(v, 'p')}.data" if kind == "p" else self._numbered(v, "p")
         if isinstance(v, (bool, int, str)) or v is None or (isinstance(v, float) and np.isfinite(v)):

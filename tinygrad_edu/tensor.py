@@ -106,6 +106,8 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient accumulated by backward(); users may assign a Tensor, an array or None."""
+        if Tracing.tape is not None and self._grad is not None:  # a jitted step reads it afresh at each replay
+            Tracing.tape.read_gradient(self, self._grad)
         return self._grad
 
     @grad.setter
@@ -117,6 +119,8 @@ class Tensor:
                 raise ValueError(
                     f"a gradient of shape {value.shape} cannot be assigned to a tensor of shape {self.shape}."
                 )
+        if Tracing.tape is not None:  # a jitted step replays the assignment
+            Tracing.tape.assign_gradient(self, value)
         self._grad = value
 
     @property

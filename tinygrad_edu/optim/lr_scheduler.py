@@ -165,8 +165,8 @@ class LRScheduler:
         return [schedule(t) for schedule in self.schedules]
 
     def step(self) -> None:
-        if Tracing.tape is not None:  # jit replays this call as it is
-            Tracing.tape.call(self.step)
+        if Tracing.tape is not None:  # jit records this call, to replay as it is
+            return Tracing.tape.call(self.step)
         self.last_epoch += 1
         self._last_lr = self.lr_at(self.last_epoch)
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):

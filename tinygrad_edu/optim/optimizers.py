@@ -85,8 +85,8 @@ class Optimizer:
             self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        if Tracing.tape is not None:  # jit replays this call as it is
-            Tracing.tape.call(functools.partial(self.zero_grad, set_to_none))
+        if Tracing.tape is not None:  # jit records this call, to replay as it is
+            return Tracing.tape.call(functools.partial(self.zero_grad, set_to_none))
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none or p.grad is None:
@@ -102,8 +102,8 @@ class Optimizer:
 
     def step(self) -> None:
         """θ ← θ − ηᵗ · (mᵗ / σᵗ) for every parameter that has a gradient."""
-        if Tracing.tape is not None:  # jit replays this call: ηᵗ and the step count are read each time
-            Tracing.tape.call(self.step)
+        if Tracing.tape is not None:  # jit records this call, to replay it: ηᵗ and the step count are read each time
+            return Tracing.tape.call(self.step)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
