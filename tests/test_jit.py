@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_edu import JitError, Tensor, grad, jit, make_trace, nn, optim
+from tinygrad_edu import JitError, Tensor, grad, jit, make_trace, nn, no_grad, optim
 from tinygrad_edu import trainer as trainer_module
 from tinygrad_edu.optim import lr_scheduler as S
 
@@ -264,6 +264,64 @@ def test_gradients_assigned_or_read_inside_a_jitted_step_are_replayed_as_they_ru
         return values, [p.data.tobytes() for p in model.parameters()]
 
     assert run(use_jit=True) == run(use_jit=False)
+
+
+def test_freezing_a_layer_after_the_first_replay_traces_the_step_again():
+    """requires_grad decides which gradients the step computes: a program traced with the layer
+    trainable would go on training it (the check of the first replay is long past)."""
+
+    def run(use_jit):
+        model = nn.MLP([2, 4, 1], generator=np.random.default_rng(0))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        first_layer = model.parameters()[:2]
+
+        def step(X):
+            opt.zero_grad()
+            loss = (model(X) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        stepped = jit(step) if use_jit else step
+        for t in range(8):
+            if t in (4, 6):  # frozen for two steps, then trained again
+                for p in first_layer:
+                    p.requires_grad = t == 6
+            stepped(np.full((3, 2), 0.5 + t))
+        return [p.data.tobytes() for p in model.parameters()]
+
+    assert run(use_jit=True) == run(use_jit=False)
+
+
+def test_an_argument_that_requires_grad_is_refused_gradients_and_keys_its_own_program():
+    w = Tensor(np.ones(2), requires_grad=True)
+
+    def f(x):
+        loss = (w * x * x).sum()
+        loss.backward()
+        return loss
+
+    g = jit(f)
+    with pytest.raises(JitError, match="not to its arguments"):
+        g(Tensor(np.ones(2), requires_grad=True))
+    g(Tensor(np.ones(2)))
+    g(np.ones(2))
+    assert len(g.programs) == 1  # a Tensor that does not require grad is traced as an array
+
+
+def test_a_jitted_step_under_no_grad_does_what_the_eager_step_does():
+    model = nn.Linear(2, 1, generator=np.random.default_rng(0))
+
+    def step(X):
+        loss = model(X).sum()
+        loss.backward()
+        return loss
+
+    stepped = jit(step)
+    for _ in range(2):  # traced, and checked
+        stepped(np.ones((3, 2)))
+    with no_grad(), pytest.raises(RuntimeError, match="does not require grad"):
+        stepped(np.ones((3, 2)))
 
 
 @pytest.mark.parametrize("optimizer", trainer_module.OPTIMIZERS)

@@ -23,7 +23,9 @@ way JAX's jit and tinygrad's TinyJit do, without a compiler:
 3. **Replay.**  Later calls with the same shapes run the lines — compiled
    from Python source at the first replay — then return the outputs (copies
    of those the program keeps or reuses): no Tensor objects, no graph.  New
-   shapes (a smaller last batch) trace again; each program is kept.
+   shapes (a smaller last batch) trace again; each program is kept.  So does
+   a change of what the trace could not see from its arguments: the grad mode,
+   or ``requires_grad`` of a tensor the program reads (a frozen layer).
 
 The rules, as jax.jit's:
 
@@ -36,6 +38,8 @@ The rules, as jax.jit's:
   the names of keyword arguments.
 * Array arguments arrive in the step as Tensors; the step returns Tensors
   (or a tuple, list or dict of them, or None), as plain Tensors without a graph.
+  ``backward()`` gives gradients to the tensors read from outside (parameters),
+  not to arguments (refused: a replay could not hand them to a later call's).
 * With ``check=True`` (the default) the first replay of each program also
   runs the step eagerly and compares every output, parameter, gradient and
   optimizer state bit for bit; a difference (something the trace did not see,
@@ -53,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import Function, JitError, Op, Tracing, tangent_sweep
+from tinygrad_edu.engine import Function, JitError, Op, Tracing, is_grad_enabled, tangent_sweep
 from tinygrad_edu.optim.flat import FlatStep
 from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
@@ -86,6 +90,7 @@ class Tape:
         self.inputs = tuple(self._new_buffer(a) for a in arguments)
         self.constants: set[int] = set()  # ids of arrays made during the trace from Python values alone
         self.gradients_read: dict[int, tuple[Tensor, Tensor]] = {}  # id(t.grad) -> (t, t.grad), as read
+        self.outside: dict[int, tuple[Tensor, bool]] = {}  # tensors read from outside, and their requires_grad
 
     def _new_buffer(self, array: Any) -> int:
         self.examples.append(array)
@@ -99,7 +104,10 @@ class Tape:
         buffer = self.buffer_of.get(id(data))  # every buffer's array is alive: ids are not reused
         if buffer is not None:
             return ("b", buffer)
-        return ("p", x) if isinstance(x, Tensor) and id(data) not in self.constants else ("c", data)
+        if isinstance(x, Tensor) and id(data) not in self.constants:
+            self.outside.setdefault(id(x), (x, x._requires_grad))
+            return ("p", x)
+        return ("c", data)
 
     def op(self, op: Op, inputs: tuple, options: dict[str, Any], out: np.ndarray) -> None:
         """Record ``out = op.forward(*inputs, **options)`` (engine.apply calls this).
@@ -124,6 +132,12 @@ class Tape:
 
     def gradient(self, t: Tensor, g: Tensor) -> np.ndarray:
         """Record that backward() gives t the gradient g; returns it as an array."""
+        if self.buffer_of.get(id(t.data)) in self.inputs:
+            raise JitError(
+                "backward() inside a jitted function gives gradients to tensors it reads from outside "
+                "(parameters), not to its arguments: a replay could not hand them to a later call's tensor. "
+                "Pass arrays, or take the argument's gradient outside the jitted function."
+            )
         given = self.argument(g)
         reads = (given[1],) if given[0] == "b" else ()
         self.lines.append(Line(hand_gradient, "hand_gradient", (("t", t), given), reads=reads))
@@ -194,6 +208,8 @@ class Program:
         self.returns = tape.outputs(returned)
         self.lines = flat_optimizer_steps(drop_unused(tape.lines, self.returns))
         self.inputs = {buffer: i for i, buffer in enumerate(tape.inputs)}
+        self.watched = [t for t, _ in tape.outside.values()]
+        self.requires_grad = [flag for _, flag in tape.outside.values()]
         self.examples: list[Any] = tape.examples  # the traced values (shapes, dtypes), until compiled
         self.namespace: dict[str, Any] = {"np": np, "asarray": np.asarray}
         self.names: dict[int, str] = {}  # id(object) -> its name in the namespace
@@ -201,6 +217,11 @@ class Program:
         self.function: Callable[..., list[np.ndarray]] | None = None
         self.text = ""
         self.checked = False
+
+    def current(self) -> bool:
+        """Whether the tensors read from outside require grad as they did when traced: freezing
+        a layer (``requires_grad = False``) changes which gradients the step computes."""
+        return [t._requires_grad for t in self.watched] == self.requires_grad
 
     def run(self, arrays: list[np.ndarray]) -> Any:
         outputs = iter(self.arrays(arrays))
@@ -395,7 +416,7 @@ class Jitted:
         values, names = _with_keywords(args, kwargs)
         arrays, key = _arrays_and_key(values, names)
         program = self.programs.get(key)
-        if program is None:
+        if program is None or not program.current():
             result, self.programs[key] = trace(self._positional(len(args), names), values, arrays)
             return result
         if self.check and not program.checked:
@@ -411,7 +432,7 @@ class Jitted:
             return "\n\n".join(str(program) for program in self.programs.values())
         values, names = _with_keywords(args, kwargs)
         arrays, key = _arrays_and_key(values, names)
-        if key not in self.programs:
+        if key not in self.programs or not self.programs[key].current():
             self.programs[key] = trace(self._positional(len(args), names), values, arrays)[1]
         return str(self.programs[key])
 
@@ -446,13 +467,15 @@ def _with_keywords(args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, tuple[st
 
 def _arrays_and_key(args: tuple, names: tuple[str, ...] = ()) -> tuple[list[np.ndarray], tuple]:
     """The array arguments, and the cache key: each argument's shape and dtype (or its value),
-    and the keyword names."""
-    arrays, key = [], [names]
+    whether a Tensor argument requires grad, the keyword names and the grad mode."""
+    arrays, key = [], [names, is_grad_enabled()]
     for a in args:
-        if isinstance(a, (Tensor, np.ndarray)):
-            data = a.data if isinstance(a, Tensor) else a
-            arrays.append(data)
-            key.append((data.shape, data.dtype.str))
+        if isinstance(a, Tensor):
+            arrays.append(a.data)
+            key.append((a.data.shape, a.data.dtype.str, a._requires_grad))
+        elif isinstance(a, np.ndarray):
+            arrays.append(a)
+            key.append((a.shape, a.dtype.str, False))
         else:
             try:
                 hash(a)
