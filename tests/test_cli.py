@@ -368,8 +368,12 @@ def test_a_tampered_checkpoint_is_refused_with_a_reason(tmp_path):
 def test_progress_off_a_terminal_is_one_plain_line_per_epoch(tmp_path):
     result = cli("train", *SMALL[:-3], "--epochs", "2", "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
-    assert "epoch 1/2: loss" in result.stdout and "epoch 2/2: loss" in result.stdout
+    printed = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in printed] == ["epoch 1/2", "epoch 2/2"]
     assert "\r" not in result.stdout + result.stderr
+    losses = nn.load(tmp_path / "run" / "checkpoint.npz")["history"]["loss"]  # 10 batches an epoch
+    for line, epoch in zip(printed, (losses[:10], losses[10:])):  # the epoch's mean, not its last batch's
+        assert f"mean batch loss {np.mean(epoch):.4f}," in line
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file, so a chmod 000 file cannot be tested")

@@ -201,16 +201,18 @@ class Run:
             initial=self.epoch, total=self.config.epochs,
         )  # fmt: skip
         for _ in bar:
+            first_batch = len(self.history["loss"])
             for xb, yb in self.loader:
                 self.history["lr"].append(self.optimizer.param_groups[0]["lr"])
                 self.history["loss"].append(step(xb, yb).item())
                 self.check_divergence()
+            epoch_loss = float(np.mean(self.history["loss"][first_batch:]))  # one batch's loss is mostly noise
             self.epoch += 1
             self.history["train_accuracy"].append(accuracy(self.model, self.X_train, self.y_train))
             self.history["test_accuracy"].append(accuracy(self.model, self.X_test, self.y_test))
             if checkpoint is not None:
                 self.save(checkpoint)
-            summary = f"loss {self.history['loss'][-1]:.4f}, test accuracy {self.history['test_accuracy'][-1]:.3f}"
+            summary = f"mean batch loss {epoch_loss:.4f}, test accuracy {self.history['test_accuracy'][-1]:.3f}"
             if progress and not terminal:
                 print(f"epoch {self.epoch}/{self.config.epochs}: {summary}", flush=True)
             bar.set_postfix_str(summary)
