@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_edu import Tensor, critical, hessian, hvp, jacobian, make_hvp, nn
+from tinygrad_edu import Tensor, critical, hessian, hvp, jacobian, make_hvp, nn, optim
 from tinygrad_edu.autograd import numerical_grad
 from tinygrad_edu.nn import functional as F
 
@@ -147,6 +147,39 @@ def test_every_transform_answers_float32_inputs_in_float32():
     for mode in ("reverse", "forward"):
         assert [J.dtype for J in jacobian(lambda a, b: a * a, (a, b), mode=mode)] == [np.float32] * 2
         assert jacobian(lambda a: Tensor(np.ones(2, np.float32)), a, mode=mode).dtype == np.float32
+
+
+def test_a_module_stands_for_its_parameters_in_every_transform():
+    """DESIGN: a Module as inputs is its parameters, and f is called as f(); the answers are
+    those of the same loss written as a function of the parameters' arrays."""
+    model = nn.MLP([2, 3, 1], activation="tanh", generator=np.random.default_rng(0))
+    X, y = Tensor(RNG.normal(size=(8, 2))), Tensor(RNG.normal(size=(8, 1)))
+    arrays = tuple(p.data.copy() for p in model.parameters())
+    v = tuple(RNG.normal(size=p.shape) for p in model.parameters())
+
+    def reads_the_module():
+        return F.mse_loss(model(X), y)
+
+    def forward(w1, b1, w2, b2):
+        return (X @ w1.T + b1).tanh() @ w2.T + b2
+
+    def of_arrays(*weights):
+        return F.mse_loss(forward(*weights), y)
+
+    for ours, theirs in zip(hvp(reads_the_module, model, v)[1], hvp(of_arrays, arrays, v)[1]):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-12)
+    hvp_fn = make_hvp(reads_the_module, model)[2]
+    for ours, theirs in zip(hvp_fn(v), hvp(of_arrays, arrays, v)[1]):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-12)
+    np.testing.assert_allclose(hessian(reads_the_module, model).data, hessian(of_arrays, arrays).data, rtol=1e-12)
+    for ours, theirs in zip(jacobian(lambda: model(X), model), jacobian(forward, arrays)):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-12)
+    assert all(p.grad is None for p in model.parameters())  # transforms leave .grad alone
+
+    model.parameters()[0].grad = Tensor(np.ones((3, 2)))
+    optim.SGD(model.parameters(), lr=0.1).step()  # the point moves: the operator built at the old one refuses
+    with pytest.raises(RuntimeError, match="call make_hvp again"):
+        hvp_fn(v)
 
 
 def test_jacobian_shapes_and_values():

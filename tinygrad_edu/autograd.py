@@ -17,6 +17,7 @@ from tinygrad_edu.engine import (
     untraceable,
 )
 from tinygrad_edu.jit import Tangents, compile_tangent_sweep
+from tinygrad_edu.nn.module import Module
 from tinygrad_edu.tensor import ArrayLike, Tensor, initial_gradient
 
 
@@ -149,8 +150,19 @@ def gradgradcheck(f: Callable[..., Tensor], inputs: Sequence[Tensor], seed: int 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 
 
-def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike], copy: bool = False) -> tuple[tuple[Tensor, ...], bool]:
-    """Inputs as new leaves that require grad (sharing data unless ``copy``); and whether they were a tuple."""
+def _fresh_leaves(
+    inputs: ArrayLike | Sequence[ArrayLike] | Module, copy: bool = False
+) -> tuple[tuple[Tensor, ...], bool, tuple[Tensor, ...]]:
+    """(the leaves to differentiate by, whether they form a tuple, f's arguments).
+
+    A tensor, array, tuple or list becomes new leaves that require grad (sharing data
+    unless ``copy``), passed as f(*leaves); a Module stands for its parameters, which f()
+    reads itself (DESIGN's convention, torch.autograd.functional's for the rest)."""
+    if isinstance(inputs, Module):
+        params = tuple(inputs.parameters())
+        if not params:
+            raise ValueError(f"the {type(inputs).__name__} has no parameters to differentiate.")
+        return params, True, ()
     is_tuple = isinstance(inputs, (tuple, list))
     items = inputs if is_tuple else (inputs,)
     leaves = []
@@ -161,7 +173,7 @@ def _fresh_leaves(inputs: ArrayLike | Sequence[ArrayLike], copy: bool = False) -
         leaf = Tensor._make(data, None)
         leaf.requires_grad = True
         leaves.append(leaf)
-    return tuple(leaves), is_tuple
+    return tuple(leaves), is_tuple, tuple(leaves)
 
 
 def _with_grad_on(f: Callable[..., Any], *args: Any) -> Any:
@@ -320,6 +332,11 @@ def _vectors_like(v: ArrayLike | Sequence[ArrayLike], leaves: Sequence[Tensor], 
     return vectors
 
 
+def _versions(leaves: Sequence[Tensor]) -> list[tuple[int, int]]:
+    """What changes when a tensor does (an in-place step bumps its version; ``.data =`` replaces its array)."""
+    return [(t._version, id(t.data)) for t in leaves]
+
+
 def make_hvp(
     f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]
 ) -> tuple[Tensor, TensorOrTuple, Callable[[ArrayLike | Sequence[ArrayLike]], TensorOrTuple]]:
@@ -327,11 +344,17 @@ def make_hvp(
     ``hvp_fn(v)`` is H·v for any v of the structure of inputs, for the cost of one
     backward through that graph (Lanczos, Hutchinson and the dense Hessian call it
     many times at one point).  The inputs are copied: the point stays where it was when
-    the caller's arrays change afterwards."""
-    leaves, is_tuple = _fresh_leaves(inputs, copy=True)
-    value, grads, hessian_times = gradient_graph(lambda: f(*leaves), leaves)
+    the caller's arrays change afterwards.  A Module's parameters cannot be: once they
+    change (an optimizer step, a new ``.data``), hvp_fn refuses to mix two points."""
+    leaves, is_tuple, args = _fresh_leaves(inputs, copy=True)
+    value, grads, hessian_times = gradient_graph(lambda: f(*args), leaves)
+    point = _versions(leaves)
 
     def hvp_fn(v: ArrayLike | Sequence[ArrayLike]) -> TensorOrTuple:
+        if _versions(leaves) != point:
+            raise RuntimeError(
+                "the parameters changed since make_hvp built its graph; call make_hvp again at the new point."
+            )
         vectors = _vectors_like(v, leaves, is_tuple)
         return _unpack(_check_products(hessian_times(vectors), vectors), is_tuple)
 
@@ -344,12 +367,13 @@ def hvp(
 ) -> tuple[Tensor, TensorOrTuple]:
     """(f(inputs), H·v) with H the Hessian of the scalar f at inputs.
 
-    A tuple of inputs is passed as f(*inputs); v has the same structure and
-    shapes, and so does the returned H·v.
+    A tuple of inputs is passed as f(*inputs); a Module stands for its parameters
+    (a tuple of them; f() reads them itself).  v has the same structure and shapes,
+    and so does the returned H·v.
     """
-    leaves, is_tuple = _fresh_leaves(inputs)
+    leaves, is_tuple, args = _fresh_leaves(inputs)
     vectors = _vectors_like(v, leaves, is_tuple)  # checked before any work
-    value, products = hvp_once(lambda: f(*leaves), leaves, vectors)
+    value, products = hvp_once(lambda: f(*args), leaves, vectors)
     return value, _unpack(products, is_tuple)
 
 
@@ -371,7 +395,7 @@ def jvp(
         raise TypeError("jvp takes primals and tangents as tuples, as torch.func.jvp: jvp(f, (x,), (v,)).")
     # Primals that already require grad are used as they are, so that the tangent stays a function of
     # them (reverse over forward); the others become fresh leaves.
-    fresh, _ = _fresh_leaves(tuple(primals))
+    fresh = _fresh_leaves(tuple(primals))[0]
     leaves = tuple(p if isinstance(p, Tensor) and p.requires_grad else x for p, x in zip(primals, fresh))
     vectors = _vectors_like(tuple(tangents), leaves, True)
     for i, (x, t) in enumerate(zip(leaves, tangents)):
@@ -397,9 +421,9 @@ def jvp(
 
 def hessian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike]) -> Tensor:
     """The (n, n) Hessian of a scalar f over the flattened inputs (concatenated for a tuple)."""
-    leaves, _ = _fresh_leaves(inputs)
+    leaves, _, args = _fresh_leaves(inputs)
     dtype = np.result_type(*(x.dtype for x in leaves))  # float32 inputs give a float32 Hessian, as in PyTorch
-    return Tensor._make(flat_hessian(lambda: f(*leaves), leaves).astype(dtype, copy=False), None)
+    return Tensor._make(flat_hessian(lambda: f(*args), leaves).astype(dtype, copy=False), None)
 
 
 def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], mode: str = "reverse") -> TensorOrTuple:
@@ -411,8 +435,8 @@ def jacobian(f: Callable[..., Tensor], inputs: ArrayLike | Sequence[ArrayLike], 
     """
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse' or 'forward', got {mode!r}.")
-    leaves, is_tuple = _fresh_leaves(inputs)
-    out = _with_grad_on(f, *leaves)
+    leaves, is_tuple, args = _fresh_leaves(inputs)
+    out = _with_grad_on(f, *args)
     if not isinstance(out, Tensor):
         raise TypeError(f"f must return a Tensor, got {type(out).__name__}.")
     blocks = [np.zeros(out.shape + x.shape, x.dtype) for x in leaves]  # a gradient's dtype is its input's

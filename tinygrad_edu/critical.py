@@ -59,17 +59,13 @@ class Objective:
     """
 
     def __init__(self, f: Callable[..., Tensor], params: Any) -> None:
-        if isinstance(params, Module):
-            self.tensors = params.parameters()
-            if not self.tensors:
-                raise ValueError(f"the {type(params).__name__} has no parameters to differentiate.")
-            self.evaluate = f
-            self.pack: Callable[[list], Any] = list  # a vector shaped like params: a list, one array per parameter
-        else:
-            leaves, is_sequence = _fresh_leaves(params)
-            self.tensors = list(leaves)
-            self.evaluate = lambda: f(*leaves)
-            self.pack = type(params) if is_sequence else lambda pieces: pieces[0]
+        leaves, is_sequence, args = _fresh_leaves(params)
+        self.tensors = list(leaves)
+        self.evaluate = lambda: f(*args)
+        # a vector shaped like params: a list for a Module (one array per parameter), else params' own structure
+        self.pack: Callable[[list], Any] = (
+            list if isinstance(params, Module) else type(params) if is_sequence else lambda pieces: pieces[0]
+        )
         self._at: tuple[float, np.ndarray, Any] | None = None  # (L, ∇L, v ↦ H·v) at the current θ
         self.shapes = [t.shape for t in self.tensors]
         self.sizes = [t.size for t in self.tensors]
