@@ -76,6 +76,7 @@ UNARY = {
     "rdiv": (lambda x: 3.0 / x, 0.5),
     "clip": (lambda x: x.clip(-0.5, 0.5), "clip"),
     "clip_low_only": (lambda x: x.clip(min=0.0), 0.1),
+    "numpy_clip": (lambda x: np.clip(x, -0.5, 0.5), "clip"),
     "astype_roundtrip": (lambda x: x.astype(np.float32).astype(np.float64) * 1.0, None),
     "numpy_function": (lambda x: np.exp(np.sum(np.tanh(x))), None),
 }

@@ -207,6 +207,21 @@ def test_numpy_functions_on_tensors_return_tensors_with_gradients():
     assert isinstance(np.array([1.0, 1.0]) + x, Tensor)
 
 
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda x: np.arctan(x), r"np\.arctan has no gradient rule for Tensors.*t\.data"),
+        (lambda x: np.einsum("i,i->", x, x), r"np\.einsum has no gradient rule"),
+        (lambda x: np.linalg.norm(x), r"np\.linalg\.norm has no gradient rule"),
+        (lambda x: np.exp(x, out=np.zeros(2)), r"no keyword arguments \(out\)"),
+        (lambda x: np.add.reduce(x), r"np\.add\.reduce does not take Tensors.*t\.sum\(\)"),
+    ],
+)
+def test_numpy_functions_without_a_rule_say_so_and_what_to_do(call, message):
+    with pytest.raises(TypeError, match=message):
+        call(Tensor([1.0, 2.0], requires_grad=True))
+
+
 def test_softmax_is_stable_for_huge_logits():
     x = Tensor([[1e4, 0.0, -1e4]], requires_grad=True)
     assert np.all(np.isfinite(x.softmax().data)) and np.all(np.isfinite(x.log_softmax().data))

@@ -394,7 +394,7 @@ class Tensor:
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Clamp to [min, max]; the gradient passes where min <= x <= max."""
-        return apply(ops.Clip, self, low=min, high=max)
+        return tensor_xp.clip(self, min, max)
 
     def astype(self, dtype: Any) -> Tensor:
         return self if np.dtype(dtype) == self.data.dtype else tensor_xp.astype(self, dtype)
@@ -472,20 +472,29 @@ class Tensor:
 
     # -- numpy's protocols: numpy functions on Tensors are tensor_xp's functions of the same name
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        function = _numpy_function(ufunc)
-        if method != "__call__" or kwargs or function is None:
-            return NotImplemented
-        return function(*inputs)
+        name = ufunc.__name__
+        if method != "__call__":
+            raise TypeError(f"np.{name}.{method} does not take Tensors; use a Tensor method "
+                            f"(t.sum() for np.add.reduce, t.cumsum() for np.add.accumulate).")  # fmt: skip
+        if kwargs:
+            raise TypeError(f"np.{name} on Tensors takes no keyword arguments ({', '.join(kwargs)}); "
+                            f"call np.{name}(t) and use its result.")  # fmt: skip
+        return _numpy_function(ufunc)(*inputs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        function = _numpy_function(func)
-        return NotImplemented if function is None else function(*args, **kwargs)
+        return _numpy_function(func)(*args, **kwargs)
 
 
 def _numpy_function(func: Any) -> Any:
-    """tensor_xp's function for a numpy function, or None."""
+    """tensor_xp's function for a numpy function; a TypeError that says so when there is none."""
     name = getattr(func, "__name__", "")
-    return getattr(tensor_xp, name) if name in tensor_xp.__all__ and getattr(np, name, None) is func else None
+    if name in tensor_xp.__all__ and getattr(np, name, None) is func:
+        return getattr(tensor_xp, name)
+    module = (getattr(func, "__module__", None) or "numpy").replace("numpy", "np", 1)
+    raise TypeError(
+        f"{module}.{name} has no gradient rule for Tensors: write it with Tensor operations (tensor_xp.__all__ "
+        f"lists the numpy functions that take Tensors), or apply it to t.data for a constant without gradient."
+    )
 
 
 stack = tensor_xp.stack

@@ -29,12 +29,12 @@ if TYPE_CHECKING:
     from tinygrad_edu.tensor import Tensor
 
 __all__ = [
-    "absolute", "add", "all", "any", "apply", "argmax", "argmin", "astype", "broadcast_to", "ceil", "concatenate",
-    "cos", "cumsum", "divide", "dot", "equal", "exp", "exp2", "expand_dims", "expm1", "flip", "floor", "floor_divide",
-    "greater", "greater_equal", "isfinite", "isinf", "isnan", "less", "less_equal", "log", "log10", "log1p",
-    "log2", "logaddexp", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim", "negative",
-    "not_equal", "outer", "pad", "positive", "power", "prod", "ravel", "remainder", "repeat", "reshape", "roll",
-    "round", "scatter_add", "shape", "sign", "sin", "size", "softmax", "split", "sqrt", "square", "squeeze",
+    "absolute", "add", "all", "any", "apply", "argmax", "argmin", "astype", "broadcast_to", "ceil", "clip",
+    "concatenate", "cos", "cumsum", "divide", "dot", "equal", "exp", "exp2", "expand_dims", "expm1", "flip",
+    "floor", "floor_divide", "greater", "greater_equal", "isfinite", "isinf", "isnan", "less", "less_equal", "log",
+    "log10", "log1p", "log2", "logaddexp", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply", "ndim",
+    "negative", "not_equal", "outer", "pad", "positive", "power", "prod", "ravel", "remainder", "repeat", "reshape",
+    "roll", "round", "scatter_add", "shape", "sign", "sin", "size", "softmax", "split", "sqrt", "square", "squeeze",
     "stack", "std", "subtract", "sum", "swapaxes", "take_along_axis", "tan", "tanh", "tensordot", "tile",
     "transpose", "tril", "triu", "trunc", "var", "where", "zeros_like",
 ]  # fmt: skip
@@ -76,6 +76,11 @@ def positive(x: Any) -> Any:
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y; each branch's gradient flows only where it was chosen."""
     return apply(ops.Where, np.asarray(condition, dtype=bool), x, y)
+
+
+def clip(x: Any, a_min: float | None = None, a_max: float | None = None) -> Tensor:
+    """x clamped to [a_min, a_max]; the gradient passes where x was left unchanged."""
+    return apply(ops.Clip, x, low=a_min, high=a_max)
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
