@@ -238,7 +238,15 @@ def read_only(model, opt):  # .grad comes from a backward outside the jitted fun
     return sum((p.grad * p.grad).sum() for p in model.parameters())
 
 
-@pytest.mark.parametrize("before", [zero_module, zero_each, clip_inside, accumulate_and_read, read_only])
+def returned_before_more_is_added(model, opt):  # the step's backward then adds to .grad: this one stays
+    opt.zero_grad()
+    (model(Tensor(np.ones((4, 2)))) ** 2).mean().backward()
+    return model.parameters()[0].grad
+
+
+@pytest.mark.parametrize(
+    "before", [zero_module, zero_each, clip_inside, accumulate_and_read, read_only, returned_before_more_is_added]
+)
 def test_gradients_assigned_or_read_inside_a_jitted_step_are_replayed_as_they_run(before):
     """``.grad = ...`` and reading ``.grad`` are part of the program: without the check (which would
     hide a wrong replay by raising), every replay is the eager step bit for bit."""

@@ -63,7 +63,7 @@ from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
 
 # An argument of a line: ("b", k) buffer k, ("p", tensor) the data of a tensor read from outside
-# (a parameter), ("g", tensor) the data of its .grad, ("t", tensor) the tensor itself, ("c", value) a constant.
+# (a parameter), ("t", tensor) the tensor itself, ("c", value) a constant.
 Argument = tuple[str, Any]
 
 
@@ -89,7 +89,7 @@ class Tape:
         self.lines: list[Line] = []
         self.inputs = tuple(self._new_buffer(a) for a in arguments)
         self.constants: set[int] = set()  # ids of arrays made during the trace from Python values alone
-        self.gradients_read: dict[int, tuple[Tensor, Tensor]] = {}  # id(t.grad) -> (t, t.grad), as read
+        self.gradients_read: dict[int, Tensor] = {}  # id(t.grad) -> t.grad, for each one read (kept alive)
         self.outside: dict[int, tuple[Tensor, bool]] = {}  # tensors read from outside, and their requires_grad
 
     def _new_buffer(self, array: Any) -> int:
@@ -98,8 +98,6 @@ class Tape:
         return len(self.examples) - 1
 
     def argument(self, x: Any) -> Argument:
-        if self.gradients_read and id(x) in self.gradients_read:  # t.grad, read again at each replay
-            return ("g", self.gradients_read[id(x)][0])
         data = x.data if isinstance(x, Tensor) else x
         buffer = self.buffer_of.get(id(data))  # every buffer's array is alive: ids are not reused
         if buffer is not None:
@@ -156,9 +154,11 @@ class Tape:
             Tracing.tape = self
 
     def read_gradient(self, t: Tensor, g: Tensor) -> None:
-        """``t.grad`` was read: the program reads it at each replay, where backward may have
-        accumulated into it or handed a new one, not the array it was while traced."""
-        self.gradients_read[id(g)] = (t, g)
+        """``t.grad`` was read: a line reads it there at each replay (backward may have added to
+        it or handed a new one), and what uses the tensor read uses that line's buffer."""
+        if id(g) not in self.gradients_read:
+            self.gradients_read[id(g)] = g
+            self.lines.append(Line(gradient_of, "gradient_of", (("t", t),), outs=(self._new_buffer(g.data),)))
 
     def assign_gradient(self, t: Tensor, g: Tensor | None) -> None:
         """Record ``t.grad = g`` (``module.zero_grad()`` sets None), to replay in its place."""
@@ -190,6 +190,11 @@ def hand_gradient(t: Tensor, g: np.ndarray) -> None:
 def hand_copy(t: Tensor, g: np.ndarray) -> None:
     """hand_gradient for a g that the next replay overwrites, or that is a view of another buffer."""
     hand_gradient(t, g.copy() if t._node is not None or t._grad is None else g)
+
+
+def gradient_of(t: Tensor) -> np.ndarray:
+    """``t.grad`` read by a replay, as an array."""
+    return t._grad.data
 
 
 def assign_gradient(t: Tensor, g: np.ndarray | None) -> None:
@@ -289,8 +294,6 @@ class Program:
         kind, v = argument
         if kind == "b":
             return f"x{self.inputs[v]}" if v in self.inputs else f"b{v}"
-        if kind == "g":
-            return f"{self._numbered(v, 'p')}.grad.data"
         if kind in ("p", "t"):
             return f"{self._numbered(v, 'p')}.data" if kind == "p" else self._numbered(v, "p")
         if isinstance(v, (bool, int, str)) or v is None or (isinstance(v, float) and np.isfinite(v)):
