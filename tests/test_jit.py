@@ -274,6 +274,25 @@ def test_gradients_assigned_or_read_inside_a_jitted_step_are_replayed_as_they_ru
     assert run(use_jit=True) == run(use_jit=False)
 
 
+def test_a_numpy_scalar_in_a_float32_step_acts_as_a_python_number_in_the_replay_too():
+    """float32 * np.float64 scalar is float32 arithmetic (a numpy scalar is weak, as a Python
+    float); a replay that kept the numpy scalar computed in float64 and rounded differently."""
+    w = Tensor(np.linspace(0.1, 0.9, 4).astype(np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = ((w * x * np.sqrt(2.0)).tanh() * np.float64(0.3)).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    stepped = jit(step)  # the first replay's check compares it with the eager step bit for bit
+    for t in range(3):
+        stepped(np.full(4, 0.3 + t, np.float32))
+    assert "np.float64" not in stepped.trace()
+
+
 def test_freezing_a_layer_after_the_first_replay_traces_the_step_again():
     """requires_grad decides which gradients the step computes: a program traced with the layer
     trainable would go on training it (the check of the first replay is long past)."""

@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import Function, JitError, Op, Tracing, is_grad_enabled, tangent_sweep
+from tinygrad_edu.engine import Function, JitError, Op, Tracing, constant, is_grad_enabled, tangent_sweep
 from tinygrad_edu.optim.flat import FlatStep
 from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
@@ -98,7 +98,7 @@ class Tape:
         return len(self.examples) - 1
 
     def argument(self, x: Any) -> Argument:
-        data = x.data if isinstance(x, Tensor) else x
+        data = x.data if isinstance(x, Tensor) else constant(x)  # a numpy scalar acts as a Python one, as in apply
         buffer = self.buffer_of.get(id(data))  # every buffer's array is alive: ids are not reused
         if buffer is not None:
             return ("b", buffer)
