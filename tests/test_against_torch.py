@@ -24,9 +24,10 @@ W0 = np.random.default_rng(0).standard_normal((3, 4))
     ("RAdam", dict(lr=0.01, weight_decay=0.1)),
     ("RAdam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, decoupled_weight_decay=True)),
 ])  # fmt: skip
-def test_optimizers_follow_torch_optim(name, options):
-    ours = Tensor(W0.copy(), requires_grad=True)
-    theirs = torch.tensor(W0.copy(), requires_grad=True)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-6)])
+def test_optimizers_follow_torch_optim(name, options, dtype, rtol):
+    ours = Tensor(W0.astype(dtype), requires_grad=True)
+    theirs = torch.tensor(W0.astype(dtype), requires_grad=True)
     opt_ours, opt_theirs = getattr(optim, name)([ours], **options), getattr(torch.optim, name)([theirs], **options)
     for _ in range(30):
         opt_ours.zero_grad()
@@ -35,7 +36,8 @@ def test_optimizers_follow_torch_optim(name, options):
         ((theirs**4).sum() - theirs.sum()).backward()
         opt_ours.step()
         opt_theirs.step()
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert ours.dtype == dtype
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=rtol, atol=rtol / 100)
 
 
 @pytest.mark.parametrize("name,options", [
