@@ -244,14 +244,25 @@ def returned_before_more_is_added(model, opt):  # the step's backward then adds 
     return model.parameters()[0].grad
 
 
+def retained_intermediate(model, opt):  # a non-leaf's .grad (retain_grad), read and returned
+    opt.zero_grad()
+    hidden = model(Tensor(np.ones((4, 2))))
+    hidden.retain_grad()
+    (hidden**2).mean().backward()
+    return hidden.grad
+
+
 @pytest.mark.parametrize(
-    "before", [zero_module, zero_each, clip_inside, accumulate_and_read, read_only, returned_before_more_is_added]
-)
+    "before",
+    [zero_module, zero_each, clip_inside, accumulate_and_read, read_only, returned_before_more_is_added,
+     retained_intermediate],
+)  # fmt: skip
 def test_gradients_assigned_or_read_inside_a_jitted_step_are_replayed_as_they_run(before):
     """``.grad = ...`` and reading ``.grad`` are part of the program: without the check (which would
-    hide a wrong replay by raising), every replay is the eager step bit for bit."""
+    hide a wrong replay by raising), every replay is the eager step bit for bit; and the check
+    passes."""
 
-    def run(use_jit):
+    def run(jitted):  # None: eager; else jit with check=jitted
         model = nn.MLP([2, 4, 1], generator=np.random.default_rng(0))
         opt = optim.SGD(model.parameters(), lr=0.1)
 
@@ -262,7 +273,7 @@ def test_gradients_assigned_or_read_inside_a_jitted_step_are_replayed_as_they_ru
             opt.step()
             return loss if out is None else (loss, out)
 
-        stepped = jit(step, check=False) if use_jit else step
+        stepped = step if jitted is None else jit(step, check=jitted)
         results = []
         for t in range(4):
             if before is read_only:
@@ -271,7 +282,9 @@ def test_gradients_assigned_or_read_inside_a_jitted_step_are_replayed_as_they_ru
         values = [t.data.tobytes() for r in results for t in (r if isinstance(r, tuple) else (r,))]
         return values, [p.data.tobytes() for p in model.parameters()]
 
-    assert run(use_jit=True) == run(use_jit=False)
+    eager = run(jitted=None)
+    assert run(jitted=False) == eager
+    assert run(jitted=True) == eager
 
 
 def test_a_numpy_scalar_in_a_float32_step_acts_as_a_python_number_in_the_replay_too():

@@ -571,12 +571,14 @@ def checked_replay(fn: Callable[..., Any], args: tuple, arrays: list[np.ndarray]
 
 
 def _touched(program: Program) -> tuple[list[Tensor], list[Any]]:
-    """The tensors the program reads or hands gradients to, and the objects whose methods it calls."""
+    """The tensors the program reads or hands gradients to, and the objects whose methods it calls.
+    Not the non-leaf tensors: those it hands gradients to (``retain_grad()``) are the trace's own,
+    each eager call makes new ones."""
     tensors: dict[int, Tensor] = {}
     owners: dict[int, Any] = {}
     for line in program.lines:
         for _, v in line.args:
-            if isinstance(v, Tensor):
+            if isinstance(v, Tensor) and v._node is None:
                 tensors[id(v)] = v
         if line.owner is not None:  # a replayed call
             owner = line.owner
