@@ -154,6 +154,23 @@ def test_python_scalars_never_promote_float32():
     assert x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize(
+    "call",
+    [lambda x, c: x * c, lambda x, c: c / x, lambda x, c: x**c, lambda x, c: c**x, lambda x, c: x.clip(c, None),
+     lambda x, c: np.clip(x, None, c), lambda x, c: x.maximum(c), lambda x, c: x.where(x.data > 1, c),
+     lambda x, c: np.pad(x, 1, constant_values=c)],
+    ids=["mul", "rdiv", "pow", "rpow", "clip", "np.clip", "maximum", "where", "np.pad"],
+)  # fmt: skip
+def test_numpy_scalars_act_as_python_numbers_and_never_promote_float32(call):
+    """DESIGN: float32 * np.float64(2) stays float32 (numpy itself would make it float64)."""
+    x = Tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    y = call(x, np.float64(1.5))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.data, call(x, 1.5).data)
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
 def test_float32_float64_mix_gives_float64_and_each_gradient_keeps_its_dtype():
     x = Tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
     w = Tensor([3.0, 4.0], requires_grad=True)

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from tinygrad_edu import ops
-from tinygrad_edu.engine import Op, apply
+from tinygrad_edu.engine import Op, apply, constant
 
 if TYPE_CHECKING:
     from tinygrad_edu.tensor import Tensor
@@ -64,6 +64,7 @@ remainder = recorded(ops.Remainder)
 
 def power(x: Any, y: Any) -> Tensor:
     """xʸ; a number y is the common case x**c, recorded as PowScalar (drawn as "**c")."""
+    y = constant(y)  # a numpy scalar acts as a Python number: float32 ** np.float64(2) stays float32
     if isinstance(y, (int, float)):
         return apply(ops.PowScalar, x, exponent=y)
     return apply(ops.Pow, x, y)
@@ -80,7 +81,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
 def clip(x: Any, a_min: float | None = None, a_max: float | None = None) -> Tensor:
     """x clamped to [a_min, a_max]; the gradient passes where x was left unchanged."""
-    return apply(ops.Clip, x, low=a_min, high=a_max)
+    return apply(ops.Clip, x, low=constant(a_min), high=constant(a_max))  # numpy scalars act as Python numbers
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
