@@ -2,7 +2,8 @@
 each other: what checks of one op at a time cannot see.  Each program's derivatives are
 checked every way the engine computes them: the gradient and the backward's gradient
 against finite differences; hvp, make_hvp's compiled products, the dense Hessian, a
-double backward and jvp against each other; a jitted step against the eager one."""
+double backward, jvp and both modes of jacobian against each other; a jitted step
+against the eager one, in float64 and float32."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_edu as tg
-from tinygrad_edu import Tensor, grad, hessian, hvp, jit, jvp, make_hvp, optim
+from tinygrad_edu import Tensor, grad, hessian, hvp, jacobian, jit, jvp, make_hvp, optim
 from tinygrad_edu.autograd import gradcheck, gradgradcheck
 
 UNARY = {
@@ -129,6 +130,9 @@ def test_every_second_order_route_gives_the_same_hessian_vector_product(steps, s
     slope = sum(((g * u).sum() for g, u in zip(gradients, v) if g is not None), Tensor(0.0))
     _, tangent = jvp(f, point, v)
     np.testing.assert_allclose(tangent.data, slope.data, rtol=1e-10, atol=1e-12)
+    for forward, reverse, g in zip(jacobian(f, point, mode="forward"), jacobian(f, point), gradients):
+        np.testing.assert_allclose(forward.data, reverse.data, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(reverse.data, np.zeros(forward.shape) if g is None else g.data, rtol=1e-12)
     if slope.requires_grad:  # the double backward: ∇⟨∇f, v⟩
         for a, b in zip(grad(slope, leaves, allow_unused=True), reference):
             np.testing.assert_allclose(np.zeros(b.shape) if a is None else a.data, b.data, rtol=1e-9, atol=1e-12)
