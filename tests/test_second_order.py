@@ -182,6 +182,31 @@ def test_a_module_stands_for_its_parameters_in_every_transform():
         hvp_fn(v)
 
 
+def test_a_frozen_parameter_of_a_module_is_a_constant_of_every_transform():
+    model = nn.MLP([2, 3, 1], activation="tanh", generator=np.random.default_rng(1))
+    w1, b1, w2, b2 = model.parameters()
+    w1.requires_grad = False
+    X, y = Tensor(RNG.normal(size=(8, 2))), Tensor(RNG.normal(size=(8, 1)))
+    v = tuple(RNG.normal(size=p.shape) for p in (b1, w2, b2))
+
+    def reads_the_module():
+        return F.mse_loss(model(X), y)
+
+    def of_the_rest(b1, w2, b2):
+        return F.mse_loss((X @ w1.data.T + b1).tanh() @ w2.T + b2, y)
+
+    rest = (b1.data.copy(), w2.data.copy(), b2.data.copy())
+    for ours, theirs in zip(hvp(reads_the_module, model, v)[1], hvp(of_the_rest, rest, v)[1]):
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-12)
+    np.testing.assert_allclose(hessian(reads_the_module, model).data, hessian(of_the_rest, rest).data, rtol=1e-12)
+    point = critical.classify(reads_the_module, model, grad_tol=10.0)
+    assert len(point.eigenvalues) == b1.size + w2.size + b2.size
+    for p in model.parameters():
+        p.requires_grad = False
+    with pytest.raises(ValueError, match="no parameters that require grad"):
+        hessian(reads_the_module, model)
+
+
 def test_jacobian_shapes_and_values():
     J = jacobian(lambda x: x.reshape(2, 2) * 3, np.ones(4))
     assert J.shape == (2, 2, 4)

@@ -156,12 +156,13 @@ def _fresh_leaves(
     """(the leaves to differentiate by, whether they form a tuple, f's arguments).
 
     A tensor, array, tuple or list becomes new leaves that require grad (sharing data
-    unless ``copy``), passed as f(*leaves); a Module stands for its parameters, which f()
-    reads itself (DESIGN's convention, torch.autograd.functional's for the rest)."""
+    unless ``copy``), passed as f(*leaves); a Module stands for its trainable parameters
+    (a frozen one, requires_grad=False, is a constant), which f() reads itself (DESIGN's
+    convention, torch.autograd.functional's for the rest)."""
     if isinstance(inputs, Module):
-        params = tuple(inputs.parameters())
+        params = tuple(p for p in inputs.parameters() if p.requires_grad)
         if not params:
-            raise ValueError(f"the {type(inputs).__name__} has no parameters to differentiate.")
+            raise ValueError(f"the {type(inputs).__name__} has no parameters that require grad to differentiate.")
         return params, True, ()
     is_tuple = isinstance(inputs, (tuple, list))
     items = inputs if is_tuple else (inputs,)

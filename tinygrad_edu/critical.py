@@ -55,7 +55,7 @@ class Objective:
 
     ``params`` may be a Tensor or array (f(x)), a tuple or list of them
     (f(*xs), as torch.autograd.functional unpacks them), or an ``nn.Module``
-    (f() reads its parameters itself).
+    (its parameters that require grad; f() reads them itself).
     """
 
     def __init__(self, f: Callable[..., Tensor], params: Any) -> None:
