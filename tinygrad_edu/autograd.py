@@ -368,7 +368,7 @@ def hvp(
 ) -> tuple[Tensor, TensorOrTuple]:
     """(f(inputs), H·v) with H the Hessian of the scalar f at inputs.
 
-    A tuple of inputs is passed as f(*inputs); a Module stands for its parameters
+    A tuple of inputs is passed as f(*inputs); a Module stands for its trainable parameters
     (a tuple of them; f() reads them itself).  v has the same structure and shapes,
     and so does the returned H·v.
     """
