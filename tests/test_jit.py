@@ -333,6 +333,48 @@ def test_freezing_a_layer_after_the_first_replay_traces_the_step_again():
     assert run(use_jit=True) == run(use_jit=False)
 
 
+@pytest.mark.parametrize(
+    "pick",
+    [lambda z, y: z[np.arange(4), y], lambda z, y: z.gather(1, y.reshape(4, 1)),
+     lambda z, y: np.take_along_axis(z, y.reshape(4, 1), axis=1), lambda z, y: z[y]],
+    ids=["getitem", "gather", "take_along_axis", "rows"],
+)  # fmt: skip
+def test_an_index_passed_as_an_argument_is_read_at_every_replay(pick):
+    """Labels picking one entry per row (a cross-entropy by hand): the index is part of an op's
+    options, and was kept as the first call's labels."""
+
+    def run(jitted):
+        model = nn.Linear(3, 4, generator=np.random.default_rng(0))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X, y):
+            opt.zero_grad()
+            loss = -pick(model(X).log_softmax(axis=1), y).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        stepped = step if jitted is None else jit(step, check=jitted)
+        rng = np.random.default_rng(1)
+        losses = []
+        for _ in range(4):
+            X, y = rng.standard_normal((4, 3)), rng.integers(0, 4, 4)
+            losses.append(stepped(Tensor(X), Tensor(y)).data.tobytes())
+        return losses, [p.data.tobytes() for p in model.parameters()]
+
+    eager = run(None)
+    assert run(False) == eager and run(True) == eager
+
+
+def test_a_boolean_mask_of_the_program_is_refused_as_an_index():
+    w = Tensor(np.ones(4), requires_grad=True)
+    with pytest.raises(JitError, match="boolean mask"):
+        jit(lambda x: (w * x)[x > 0].sum())(np.array([1.0, -1.0, 2.0, -2.0]))
+    mask = np.array([True, False, True, True])  # a constant mask keeps its shape: replayed
+    f = jit(lambda x: (w * x)[mask].sum())
+    assert [f(np.full(4, float(t))).item() for t in range(3)] == [0.0, 3.0, 6.0]
+
+
 def test_an_argument_that_requires_grad_is_refused_gradients_and_keys_its_own_program():
     w = Tensor(np.ones(2), requires_grad=True)
 

@@ -32,7 +32,8 @@ The rules, as jax.jit's:
 * Everything the step does to tensors must go through Tensor operations,
   ``backward()``, an optimizer or a scheduler.  Reading a value into Python
   (``.item()``, ``.numpy()``, ``if loss > 0:``), in-place tensor methods,
-  ``grad()``/``hvp()`` and drawing random numbers are refused while tracing.
+  ``grad()``/``hvp()``, drawing random numbers and indexing with a boolean mask
+  of the program (its shape depends on the values) are refused while tracing.
 * Python values are baked in: numbers computed in the step are constants of
   the program, and Python arguments (not arrays) are part of its key, as are
   the names of keyword arguments.
@@ -63,7 +64,8 @@ from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
 
 # An argument of a line: ("b", k) buffer k, ("p", tensor) the data of a tensor read from outside
-# (a parameter), ("t", tensor) the tensor itself, ("c", value) a constant.
+# (a parameter), ("t", tensor) the tensor itself, ("c", value) a constant, ("tuple", arguments) a
+# tuple of them (an index whose arrays are buffers: labels picking one entry per row).
 Argument = tuple[str, Any]
 
 
@@ -114,14 +116,38 @@ class Tape:
         is computed from it alone) is not recorded; its value is a constant of the program."""
         argument = self.argument
         args = tuple([argument(x) for x in inputs])
-        kwargs = {name: argument(v) for name, v in options.items() if name != "saved"} if options else {}
+        kwargs = {name: self.option(v) for name, v in options.items() if name != "saved"} if options else {}
         every = (*args, *kwargs.values()) if kwargs else args
-        reads = tuple([v for kind, v in every if kind == "b"])
+        reads = tuple([k for a in every for k in _buffers(a)])
         if not reads and all(kind == "c" for kind, _ in every):
             self.constant(out, *([options["saved"]] if op.saves else []))
             return
         outs = (self._new_buffer(out), self._new_buffer(options["saved"])) if op.saves else (self._new_buffer(out),)
         self.lines.append(Line(op.forward, op.name, args, kwargs, outs, reads))
+
+    def option(self, value: Any) -> Argument:
+        """An op's keyword argument.  An index is a tuple that may hold arrays of the program
+        (``logp[np.arange(n), y]`` with y an argument): those are read at each replay."""
+        if type(value) is tuple and any(isinstance(v, np.ndarray) for v in value):
+            parts = tuple(self.argument(v) for v in value)
+            if any(kind != "c" for kind, _ in parts):
+                self._refuse_masks(value, parts)
+                return ("tuple", parts)
+        given = self.argument(value)
+        self._refuse_masks((value,), (given,))
+        return given
+
+    def _refuse_masks(self, values: tuple, parts: tuple[Argument, ...]) -> None:
+        """A boolean mask that changes from call to call picks a different number of entries:
+        no program of fixed shapes can replay that (jax.jit refuses it too)."""
+        if any(
+            kind == "b" and isinstance(v, np.ndarray) and v.dtype == np.bool_ for v, (kind, _) in zip(values, parts)
+        ):
+            raise JitError(
+                "indexing with a boolean mask computed in a jitted function (or passed to it) gives a shape "
+                "that depends on the values; write t.where(mask, 0.0) or t.masked_fill(~mask, 0.0) instead, "
+                "which keep the shape."
+            )
 
     def constant(self, *arrays: np.ndarray) -> None:
         """These arrays are the same at every call: the program may compute with their values."""
@@ -294,6 +320,8 @@ class Program:
         kind, v = argument
         if kind == "b":
             return f"x{self.inputs[v]}" if v in self.inputs else f"b{v}"
+        if kind == "tuple":
+            return "(" + "".join(f"{self._ref(a)}, " for a in v) + ")"
         if kind in ("p", "t"):
             return f"{self._numbered(v, 'p')}.data" if kind == "p" else self._numbered(v, "p")
         if isinstance(v, (bool, int, str)) or v is None or (isinstance(v, float) and np.isfinite(v)):
@@ -333,6 +361,12 @@ class Program:
         else:
             call = f"{function}({', '.join(parts)})"
         return f"    {targets} = {call}", f"# {out.shape} {out.dtype}"
+
+
+def _buffers(argument: Argument) -> list[int]:
+    """The buffers an argument reads."""
+    kind, v = argument
+    return [v] if kind == "b" else [k for a in v for k in _buffers(a)] if kind == "tuple" else []
 
 
 def _writes_into(line: Line) -> bool:
