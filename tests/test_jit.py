@@ -366,6 +366,34 @@ def test_an_index_passed_as_an_argument_is_read_at_every_replay(pick):
     assert run(False) == eager and run(True) == eager
 
 
+@pytest.mark.parametrize(
+    "convert",
+    [lambda X, w: Tensor(X), lambda X, w: Tensor(X, dtype=np.float32), lambda X, w: Tensor(X.data),
+     lambda X, w: X * Tensor(w)[0]],
+    ids=["Tensor(X)", "Tensor(X, dtype)", "Tensor(X.data)", "Tensor(parameter)"],
+)  # fmt: skip
+def test_a_tensor_made_from_an_argument_or_a_parameter_is_made_again_at_every_replay(convert):
+    """Tensor(X) inside a step copies X: the copy of the first call's X was kept."""
+
+    def run(jitted):
+        model = nn.Linear(3, 1, generator=np.random.default_rng(0))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(X):
+            opt.zero_grad()
+            loss = (model(convert(X, model.weight)) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        stepped = step if jitted is None else jit(step, check=jitted)
+        rng = np.random.default_rng(1)
+        return [stepped(Tensor(rng.standard_normal((4, 3)))).data.tobytes() for _ in range(4)]
+
+    eager = run(None)
+    assert run(False) == eager and run(True) == eager
+
+
 def test_a_boolean_mask_of_the_program_is_refused_as_an_index():
     w = Tensor(np.ones(4), requires_grad=True)
     with pytest.raises(JitError, match="boolean mask"):

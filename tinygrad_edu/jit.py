@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu import ops
 from tinygrad_edu.engine import Function, JitError, Op, Tracing, constant, is_grad_enabled, tangent_sweep
 from tinygrad_edu.optim.flat import FlatStep
 from tinygrad_edu.optim.optimizers import Optimizer
@@ -148,6 +149,12 @@ class Tape:
                 "that depends on the values; write t.where(mask, 0.0) or t.masked_fill(~mask, 0.0) instead, "
                 "which keep the shape."
             )
+
+    def copy(self, source: Any, out: np.ndarray) -> None:
+        """Record ``Tensor(source)`` as ``out = Cast(source)`` when source is a tensor or an array
+        of the program: a replay copies it afresh (the arguments of this call, the parameters now)."""
+        if isinstance(source, Tensor) or (isinstance(source, np.ndarray) and id(source) in self.buffer_of):
+            self.op(ops.Cast, (source,), {"dtype": out.dtype}, out)
 
     def constant(self, *arrays: np.ndarray) -> None:
         """These arrays are the same at every call: the program may compute with their values."""

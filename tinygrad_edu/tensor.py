@@ -82,6 +82,8 @@ class Tensor:
         name: str | None = None,
     ) -> None:
         self.data = _to_array(data, dtype)
+        if Tracing.tape is not None:  # a copy of an array of a jitted step is made again at each replay
+            Tracing.tape.copy(data, self.data)
         self._grad: Tensor | None = None
         self._requires_grad = False
         self._node: Function | None = None
