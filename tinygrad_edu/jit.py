@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import ops
-from tinygrad_edu.engine import Function, JitError, Op, Tracing, constant, is_grad_enabled, tangent_sweep
+from tinygrad_edu.engine import Function, JitError, Op, Tracing, is_grad_enabled, tangent_sweep
 from tinygrad_edu.optim.flat import FlatStep
 from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
@@ -83,6 +83,9 @@ class Line:
     owner: Any = None  # for a Python call replayed as it is: the optimizer or scheduler it steps
 
 
+PLAIN_OPTIONS = {int, float, bool, str, type(None)}
+
+
 class Tape:
     """What runs while a function is traced (engine.Tracing.tape points here)."""
 
@@ -94,6 +97,7 @@ class Tape:
         self.constants: set[int] = set()  # ids of arrays made during the trace from Python values alone
         self.gradients_read: dict[int, Tensor] = {}  # id(t.grad) -> t.grad, for each one read (kept alive)
         self.outside: dict[int, tuple[Tensor, bool]] = {}  # tensors read from outside, and their requires_grad
+        self.index_reads: tuple[int, ...] = ()  # buffers in the index tuple of the op being recorded
 
     def _new_buffer(self, array: Any) -> int:
         self.examples.append(array)
@@ -101,12 +105,14 @@ class Tape:
         return len(self.examples) - 1
 
     def argument(self, x: Any) -> Argument:
-        data = x.data if isinstance(x, Tensor) else constant(x)  # a numpy scalar acts as a Python one, as in apply
+        # a numpy scalar acts as the Python number, as in engine.apply (engine.constant)
+        data = x.data if isinstance(x, Tensor) else x.item() if isinstance(x, np.generic) else x
         buffer = self.buffer_of.get(id(data))  # every buffer's array is alive: ids are not reused
         if buffer is not None:
             return ("b", buffer)
         if isinstance(x, Tensor) and id(data) not in self.constants:
-            self.outside.setdefault(id(x), (x, x._requires_grad))
+            if id(x) not in self.outside:
+                self.outside[id(x)] = (x, x._requires_grad)
             return ("p", x)
         return ("c", data)
 
@@ -119,7 +125,9 @@ class Tape:
         args = tuple([argument(x) for x in inputs])
         kwargs = {name: self.option(v) for name, v in options.items() if name != "saved"} if options else {}
         every = (*args, *kwargs.values()) if kwargs else args
-        reads = tuple([k for a in every for k in _buffers(a)])
+        reads = tuple([v for kind, v in every if kind == "b"])
+        if self.index_reads:  # the buffers inside an index (option() found them)
+            reads, self.index_reads = reads + self.index_reads, ()
         if not reads and all(kind == "c" for kind, _ in every):
             self.constant(out, *([options["saved"]] if op.saves else []))
             return
@@ -129,21 +137,23 @@ class Tape:
     def option(self, value: Any) -> Argument:
         """An op's keyword argument.  An index is a tuple that may hold arrays of the program
         (``logp[np.arange(n), y]`` with y an argument): those are read at each replay."""
-        if type(value) is tuple and any(isinstance(v, np.ndarray) for v in value):
-            parts = tuple(self.argument(v) for v in value)
-            if any(kind != "c" for kind, _ in parts):
-                self._refuse_masks(value, parts)
-                return ("tuple", parts)
+        if type(value) in PLAIN_OPTIONS:  # an axis, a number, None: the same at every call (most options)
+            return ("c", value)
+        if type(value) is tuple and np.ndarray in map(type, value):
+            parts = tuple([self.argument(v) for v in value])
+            for v, (kind, _) in zip(value, parts):
+                self._refuse_mask(v, kind)
+            self.index_reads += tuple(v for kind, v in parts if kind == "b")
+            return ("tuple", parts) if any(kind != "c" for kind, _ in parts) else ("c", value)
         given = self.argument(value)
-        self._refuse_masks((value,), (given,))
+        self._refuse_mask(value, given[0])
         return given
 
-    def _refuse_masks(self, values: tuple, parts: tuple[Argument, ...]) -> None:
+    @staticmethod
+    def _refuse_mask(value: Any, kind: str) -> None:
         """A boolean mask that changes from call to call picks a different number of entries:
         no program of fixed shapes can replay that (jax.jit refuses it too)."""
-        if any(
-            kind == "b" and isinstance(v, np.ndarray) and v.dtype == np.bool_ for v, (kind, _) in zip(values, parts)
-        ):
+        if kind == "b" and value.dtype == np.bool_:
             raise JitError(
                 "indexing with a boolean mask computed in a jitted function (or passed to it) gives a shape "
                 "that depends on the values; write t.where(mask, 0.0) or t.masked_fill(~mask, 0.0) instead, "
@@ -368,12 +378,6 @@ class Program:
         else:
             call = f"{function}({', '.join(parts)})"
         return f"    {targets} = {call}", f"# {out.shape} {out.dtype}"
-
-
-def _buffers(argument: Argument) -> list[int]:
-    """The buffers an argument reads."""
-    kind, v = argument
-    return [v] if kind == "b" else [k for a in v for k in _buffers(a)] if kind == "tuple" else []
 
 
 def _writes_into(line: Line) -> bool:
