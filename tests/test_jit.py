@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_edu import JitError, Tensor, grad, jit, make_trace, nn, no_grad, optim
 from tinygrad_edu import trainer as trainer_module
@@ -519,3 +521,72 @@ def test_a_constant_boolean_mask_becomes_floats_with_the_same_products_bit_for_b
     np.testing.assert_array_equal(np.signbit(product), np.signbit(examples[1]))  # −1·0 = −0 both ways
     untouched = Line(np.add, "add", (("b", 0), ("c", mask)), outs=(1,), reads=(0,))
     assert float_masks([untouched], examples)[0].args[1][1] is mask  # only products: x + True is not x + 1.0
+
+
+PATTERNS = ["zero_module", "tensor_copy", "numpy_scalar", "label_index", "argmax_index", "cross_entropy",
+            "retain_grad", "clip_grads", "return_grad", "two_backwards", "freeze", "schedule", "float32"]  # fmt: skip
+
+
+@settings(max_examples=30, deadline=None)
+@given(patterns=st.sets(st.sampled_from(PATTERNS)), seed=st.integers(0, 1000))
+def test_what_users_write_in_a_training_step_replays_bit_for_bit_in_any_combination(patterns, seed):
+    """Each pattern was once replayed wrong (or refused) on its own; together, across batch sizes
+    and with a layer frozen halfway, the jitted run is the eager run, with and without the check."""
+    dtype = np.float32 if "float32" in patterns else np.float64
+
+    def run(jitted):
+        model = nn.MLP([3, 6, 4], generator=np.random.default_rng(seed))
+        for p in model.parameters():
+            p.data = p.data.astype(dtype)
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        schedule = S.StepLR(opt, step_size=2, gamma=0.5) if "schedule" in patterns else None
+
+        def step(X, y):
+            model.zero_grad() if "zero_module" in patterns else opt.zero_grad()
+            h = model(Tensor(X) if "tensor_copy" in patterns else X)
+            if "numpy_scalar" in patterns:
+                h = h * np.sqrt(np.float64(2.0))
+            if "retain_grad" in patterns:
+                h.retain_grad()
+            rows = np.arange(X.shape[0])
+            if "cross_entropy" in patterns:
+                loss = nn.functional.cross_entropy(h, y)
+            elif "label_index" in patterns:
+                loss = -h.log_softmax(axis=1)[rows, y].mean()
+            elif "argmax_index" in patterns:
+                loss = (h[rows, h.argmax(axis=1)] ** 2).mean()
+            else:
+                loss = (h**2).mean()
+            if "two_backwards" in patterns:
+                loss.backward(retain_graph=True)
+            loss.backward()
+            out = [loss]
+            if "clip_grads" in patterns:
+                trained = [p for p in model.parameters() if p.grad is not None]
+                norm = sum((p.grad * p.grad).sum() for p in trained).sqrt()
+                for p in trained:
+                    p.grad = p.grad / (norm + 1.0)
+                out.append(norm)
+            if "return_grad" in patterns:
+                out.append(model.parameters()[-1].grad)
+            if "retain_grad" in patterns:
+                out.append(h.grad)
+            opt.step()
+            if schedule is not None:
+                schedule.step()
+            return tuple(out)
+
+        stepped = step if jitted is None else jit(step, check=jitted)
+        rng = np.random.default_rng(seed + 1)
+        results = []
+        for t in range(6):
+            if "freeze" in patterns and t == 3:
+                for p in model.parameters()[:2]:
+                    p.requires_grad = False
+            X, y = rng.standard_normal((4 + t % 2, 3)).astype(dtype), rng.integers(0, 4, 4 + t % 2)
+            results.append([r.data.tobytes() for r in stepped(Tensor(X) if jitted is None else X, y)])
+        return results, [p.data.tobytes() for p in model.parameters()]
+
+    eager = run(None)
+    assert run(False) == eager
+    assert run(True) == eager
