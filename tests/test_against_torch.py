@@ -63,6 +63,24 @@ def test_schedules_follow_torch(name, options):
         theirs.step()
 
 
+def test_sequential_and_lambda_schedules_follow_torch():
+    """Schedules built from schedules: SequentialLR hands over at its milestones as PyTorch's does."""
+
+    def build(lib, opt):
+        return lib.SequentialLR(opt, [lib.ExponentialLR(opt, gamma=0.9), lib.LambdaLR(opt, lambda t: 1 / (1 + t)),
+                                      lib.LinearLR(opt, 0.5, total_iters=5)], milestones=[5, 9])  # fmt: skip
+
+    ours_opt = optim.SGD([Tensor(np.ones(2), requires_grad=True)], lr=0.5)
+    theirs_opt = torch.optim.SGD([torch.ones(2, requires_grad=True)], lr=0.5)
+    ours, theirs = build(S, ours_opt), build(torch.optim.lr_scheduler, theirs_opt)
+    for _ in range(20):
+        assert ours.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-12, abs=1e-15)
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+
+
 def test_mlp_gradients_and_hvp_match_torch():
     rng = np.random.default_rng(1)
     model = nn.MLP([4, 8, 3], generator=rng)
