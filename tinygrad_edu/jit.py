@@ -83,7 +83,7 @@ class Line:
     owner: Any = None  # for a Python call replayed as it is: the optimizer or scheduler it steps
 
 
-PLAIN_OPTIONS = {int, float, bool, str, type(None)}
+PLAIN_OPTIONS = frozenset({int, float, bool, str, type(None)})  # option types that never hold an array
 
 
 class Tape:
