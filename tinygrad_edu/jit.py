@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import ops
-from tinygrad_edu.engine import Function, JitError, Op, Tracing, is_grad_enabled, tangent_sweep
+from tinygrad_edu.engine import Function, JitError, Op, Tracing, constant, is_grad_enabled, tangent_sweep
 from tinygrad_edu.optim.flat import FlatStep
 from tinygrad_edu.optim.optimizers import Optimizer
 from tinygrad_edu.tensor import Tensor
@@ -97,7 +97,6 @@ class Tape:
         self.constants: set[int] = set()  # ids of arrays made during the trace from Python values alone
         self.gradients_read: dict[int, Tensor] = {}  # id(t.grad) -> t.grad, for each one read (kept alive)
         self.outside: dict[int, tuple[Tensor, bool]] = {}  # tensors read from outside, and their requires_grad
-        self.index_reads: tuple[int, ...] = ()  # buffers in the index tuple of the op being recorded
 
     def _new_buffer(self, array: Any) -> int:
         self.examples.append(array)
@@ -105,8 +104,7 @@ class Tape:
         return len(self.examples) - 1
 
     def argument(self, x: Any) -> Argument:
-        # a numpy scalar acts as the Python number, as in engine.apply (engine.constant)
-        data = x.data if isinstance(x, Tensor) else x.item() if isinstance(x, np.generic) else x
+        data = x.data if isinstance(x, Tensor) else constant(x)  # a numpy scalar acts as the Python number
         buffer = self.buffer_of.get(id(data))  # every buffer's array is alive: ids are not reused
         if buffer is not None:
             return ("b", buffer)
@@ -126,8 +124,8 @@ class Tape:
         kwargs = {name: self.option(v) for name, v in options.items() if name != "saved"} if options else {}
         every = (*args, *kwargs.values()) if kwargs else args
         reads = tuple([v for kind, v in every if kind == "b"])
-        if self.index_reads:  # the buffers inside an index (option() found them)
-            reads, self.index_reads = reads + self.index_reads, ()
+        if kwargs:  # and the buffers inside an index
+            reads += tuple([v for kind, parts in kwargs.values() if kind == "tuple" for k, v in parts if k == "b"])
         if not reads and all(kind == "c" for kind, _ in every):
             self.constant(out, *([options["saved"]] if op.saves else []))
             return
@@ -143,7 +141,6 @@ class Tape:
             parts = tuple([self.argument(v) for v in value])
             for v, (kind, _) in zip(value, parts):
                 self._refuse_mask(v, kind)
-            self.index_reads += tuple(v for kind, v in parts if kind == "b")
             return ("tuple", parts) if any(kind != "c" for kind, _ in parts) else ("c", value)
         given = self.argument(value)
         self._refuse_mask(value, given[0])
@@ -463,8 +460,8 @@ class Jitted:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values, names = _with_keywords(args, kwargs)
         arrays, key = _arrays_and_key(values, names)
-        program = self.programs.get(key)
-        if program is None or not program.current():
+        program = self._current(key)
+        if program is None:
             result, self.programs[key] = trace(self._positional(len(args), names), values, arrays)
             return result
         if self.check and not program.checked:
@@ -480,9 +477,14 @@ class Jitted:
             return "\n\n".join(str(program) for program in self.programs.values())
         values, names = _with_keywords(args, kwargs)
         arrays, key = _arrays_and_key(values, names)
-        if key not in self.programs or not self.programs[key].current():
+        if self._current(key) is None:
             self.programs[key] = trace(self._positional(len(args), names), values, arrays)[1]
         return str(self.programs[key])
+
+    def _current(self, key: tuple) -> Program | None:
+        """The program for this key, unless there is none or it no longer fits (Program.current)."""
+        program = self.programs.get(key)
+        return program if program is not None and program.current() else None
 
     def _positional(self, count: int, names: tuple[str, ...]) -> Callable[..., Any]:
         """fn called with positional values only: ``count`` positional arguments, then the keywords."""
