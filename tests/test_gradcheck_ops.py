@@ -131,15 +131,30 @@ def test_reduction_gradients(name, spec, seed):
 
 @checks
 @given(spec=shape_and_axis(), seed=seeds, ddof=st.integers(0, 1))
-def test_var_with_ddof_matches_numpy_and_gradients(spec, seed, ddof):
+def test_var_and_std_with_ddof_match_numpy_and_gradients(spec, seed, ddof):
     shape, axis, keepdims = spec
     x = leaf(np.random.default_rng(seed), shape)
     count = x.size if axis is None else shape[axis]
     if count - ddof <= 0:
         return
-    out = x.var(axis=axis, ddof=ddof, keepdims=keepdims)
-    np.testing.assert_allclose(out.data, np.var(x.data, axis=axis, ddof=ddof, keepdims=keepdims))
-    check_both_orders(lambda t: t.var(axis=axis, ddof=ddof, keepdims=keepdims), x)
+    for name in ("var", "std"):
+        out = getattr(x, name)(axis=axis, ddof=ddof, keepdims=keepdims)
+        np.testing.assert_allclose(out.data, getattr(np, name)(x.data, axis=axis, ddof=ddof, keepdims=keepdims))
+        check_both_orders(lambda t: getattr(t, name)(axis=axis, ddof=ddof, keepdims=keepdims), x)
+
+
+def test_std_of_a_constant_sample_has_a_zero_gradient_not_nan():
+    """√var has an infinite slope at var = 0; PyTorch gives std's gradient 0 there
+    (a subgradient, as |x| at 0), so one constant row cannot turn a layer's gradient into nan."""
+    rows = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])
+    x = Tensor(rows, requires_grad=True)
+    ((x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-5) * rows).sum().backward()
+    assert np.isfinite(x.grad.data).all()
+    (g,) = tg.grad(x.std(axis=1).sum(), x, create_graph=True)
+    centered = rows[1] - rows[1].mean()
+    np.testing.assert_allclose(g.data, [[0.0, 0.0, 0.0], centered / (3 * np.sqrt(np.mean(centered**2)))])
+    (gg,) = tg.grad((g * g).sum(), x)
+    assert np.isfinite(gg.data).all() and not gg.data[0].any()
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])

@@ -94,6 +94,12 @@ MatMul = Op(
 Exp = Op("Exp", np.exp, lambda xp, g, out, x: g * out, elementwise=True)
 Log = Op("Log", np.log, lambda xp, g, out, x: g / x, elementwise=True)
 Sqrt = Op("Sqrt", np.sqrt, lambda xp, g, out, x: g / (2 * out), elementwise=True)
+StdOfVariance = Op(  # std = √var, but where std = 0 (a constant sample) x̄ = 0, not ∞·0 = nan: PyTorch's choice
+    "Std",
+    np.sqrt,
+    lambda xp, g, out, x: xp.where(out > 0, g, 0) / (2 * xp.where(out > 0, out, 1)),
+    elementwise=True,
+)
 Abs = Op("Abs", np.abs, lambda xp, g, out, x: g * xp.sign(x), elementwise=True)
 Square = Op("Square", np.square, lambda xp, g, out, x: g * (2 * x), elementwise=True)
 Sin = Op("Sin", np.sin, lambda xp, g, out, x: g * xp.cos(x), elementwise=True)

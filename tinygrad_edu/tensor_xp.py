@@ -130,7 +130,8 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Ten
 
 
 def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    return sqrt(var(x, axis, ddof, keepdims))
+    """√var; its gradient is 0 where the sample is constant (PyTorch's convention; √'s would be ∞·0 = nan)."""
+    return apply(ops.StdOfVariance, var(x, axis, ddof, keepdims))
 
 
 def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
