@@ -28,6 +28,7 @@ CORE = {  # the ops of the engine and of nn, on a (3, 4) input x (and y: same sh
     "linear": lambda x, y: F.linear(x, y[:2], y[2, :2]),
     "mse": lambda x, y: F.mse_loss(x, y) + F.mse_loss(x, y, "sum"),
     "cross_entropy": lambda x, y: F.cross_entropy(x * y, CLASSES),
+    "nll_pick": lambda x, y: F.nll_loss(x * y, CLASSES, "none") + F.cross_entropy(x, CLASSES, "none"),
     "cross_entropy_slope": lambda x, y: apply(F.CrossEntropySlope, x, y * x, np.eye(4)[CLASSES], 0.5),  # its tangent
 }
 EVERY = (

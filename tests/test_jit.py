@@ -338,12 +338,14 @@ def test_freezing_a_layer_after_the_first_replay_traces_the_step_again():
 @pytest.mark.parametrize(
     "pick",
     [lambda z, y: z[np.arange(4), y], lambda z, y: z.gather(1, y.reshape(4, 1)),
-     lambda z, y: np.take_along_axis(z, y.reshape(4, 1), axis=1), lambda z, y: z[y]],
-    ids=["getitem", "gather", "take_along_axis", "rows"],
+     lambda z, y: np.take_along_axis(z, y.reshape(4, 1), axis=1), lambda z, y: z[y],
+     lambda z, y: -nn.functional.nll_loss(z, y, "none"), lambda z, y: -nn.functional.cross_entropy(z, y, "none")],
+    ids=["getitem", "gather", "take_along_axis", "rows", "nll_loss", "cross_entropy_none"],
 )  # fmt: skip
 def test_an_index_passed_as_an_argument_is_read_at_every_replay(pick):
     """Labels picking one entry per row (a cross-entropy by hand): the index is part of an op's
-    options, and was kept as the first call's labels."""
+    options, and was kept as the first call's labels.  nll_loss picked with the labels reshaped in
+    numpy (a new array, which the trace kept), so its replays did too."""
 
     def run(jitted):
         model = nn.Linear(3, 4, generator=np.random.default_rng(0))

@@ -123,6 +123,29 @@ def test_losses_stay_finite_for_huge_logits():
     assert np.isfinite(F.mse_loss(big, np.zeros(2)).item())
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_and_nll_loss_with_masked_classes_are_the_losses_over_the_others(reduction):
+    """A logit of −∞ masks its class out (softmax gives it 0): the loss is the loss over the other
+    classes, not nan (−∞ times its 0 in the one-hot targets), and so is its gradient."""
+    rng = np.random.default_rng(3)
+    logits, target = rng.standard_normal((3, 4)), np.array([0, 3, 2])
+    masked = np.array([[False, True, False, True], [True, False, False, False], [False] * 4])
+    z = Tensor(logits, requires_grad=True)
+    losses = {
+        "cross_entropy": F.cross_entropy(z.masked_fill(masked, -np.inf), target, reduction),
+        "nll_loss": F.nll_loss(z.masked_fill(masked, -np.inf).log_softmax(axis=-1), target, reduction),
+    }
+    for name, loss in losses.items():
+        kept = np.where(masked, -np.inf, logits)
+        rows = -(kept[np.arange(3), target] - np.log(np.exp(kept).sum(axis=1)))
+        expected = {"mean": rows.mean(), "sum": rows.sum(), "none": rows}[reduction]
+        np.testing.assert_allclose(loss.data, expected, rtol=1e-12, err_msg=name)
+        (g,) = tg.grad(loss.sum(), z)
+        p = np.exp(kept) / np.exp(kept).sum(axis=1, keepdims=True)
+        scale = 1 / 3 if reduction == "mean" else 1.0
+        np.testing.assert_allclose(g.data, (p - np.eye(4)[target]) * scale, rtol=1e-12, atol=1e-15, err_msg=name)
+
+
 def test_cross_entropy_refuses_bad_targets():
     logits = Tensor(np.zeros((3, 4)))
     with pytest.raises(TypeError, match="integer class indices"):

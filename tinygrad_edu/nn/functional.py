@@ -78,7 +78,10 @@ def _cross_entropy(z: np.ndarray, one_hot: np.ndarray, scale: float) -> tuple[np
     shifted = z - z.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=-1, keepdims=True)
-    return (np.log(total).sum() - np.vdot(shifted, one_hot)) * scale, e / total  # the loss, and softmax(z) saved
+    picked = np.vdot(shifted, one_hot)
+    if np.isnan(picked):  # a logit of −∞ (a masked class) times its 0 in one_hot: sum the targets' entries alone
+        picked = np.vdot(np.where(one_hot != 0, shifted, 0), one_hot)
+    return (np.log(total).sum() - picked) * scale, e / total  # the loss, and softmax(z) saved
 
 
 CrossEntropy = Op(  # scale · Σ over rows of −log softmax(z)[class]:  z̄ = scale·ḡ·(softmax(z) − one_hot)
@@ -223,36 +226,56 @@ def _one_hot(target: np.ndarray, num_classes: int, dtype: np.dtype = np.float64)
 OneHot = Op("OneHot", _one_hot)  # no gradient; an op, so that a jitted step encodes each batch's own targets
 
 
+def _pick(x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """x[…, target[…]]: each row's entry at its class (target checked, as by _one_hot)."""
+    _check_classes(target, x.shape[-1])
+    return np.take_along_axis(x, target[..., None], axis=-1)[..., 0]
+
+
+Pick = Op(  # out = x[…, target]:  x̄ = ḡ on each row's target entry, 0 elsewhere (ḡ times the one-hot rows)
+    "Pick",
+    _pick,
+    lambda xp, g, out, x, target: (
+        xp.reshape(g, g.shape + (1,)) * xp.apply(OneHot, target, num_classes=x.shape[-1], dtype=x.dtype)
+    ),
+    jvp=(lambda xp, dx, out, x, target: xp.apply(Pick, dx, target),),
+)
+
+
+def _class_targets(loss: str, scores: Tensor, target: ArrayLike) -> np.ndarray:
+    """The targets as an array, one class index per row of scores (…, C); their values are
+    checked by the op that reads them (an op's forward, so a jitted step checks every batch)."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if scores.ndim < 1 or target.shape != scores.shape[:-1]:
+        raise ValueError(
+            f"{loss}: input of shape {scores.shape} needs targets of shape {scores.shape[:-1]}, got {target.shape}."
+        )
+    return target
+
+
+def _apply_to_targets(loss: str, op: Op, *inputs: Any, **options: Any) -> Tensor:
+    """apply(op, …) with the targets' errors named after the loss."""
+    try:
+        return apply(op, *inputs, **options)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{loss}: {error}") from None
+
+
 def cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
     """−log softmax(logits)[target], averaged: logits (N, C), target (N,) class indices.
 
     One fused, numerically stable op (log-sum-exp with the row maximum subtracted).
     """
-    target = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if logits.ndim < 1 or target.shape != logits.shape[:-1]:
-        raise ValueError(
-            f"cross_entropy: logits of shape {logits.shape} need targets of shape {logits.shape[:-1]}, "
-            f"got {target.shape}."
-        )
-    try:
-        encoded = apply(OneHot, target, num_classes=logits.shape[-1], dtype=logits.dtype)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"cross_entropy: {error}") from None
+    target = _class_targets("cross_entropy", logits, target)
     if reduction == "none":
-        return -(logits.log_softmax(axis=-1) * encoded).sum(axis=-1)
+        return -_apply_to_targets("cross_entropy", Pick, logits.log_softmax(axis=-1), target)
+    encoded = _apply_to_targets("cross_entropy", OneHot, target, num_classes=logits.shape[-1], dtype=logits.dtype)
     return apply(CrossEntropy, logits, encoded, scale=_scale(reduction, target.size))
 
 
 def nll_loss(input: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
     """−input[class] per row (input holds log-probabilities, e.g. log_softmax), averaged or summed."""
-    target = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if input.ndim < 1 or target.shape != input.shape[:-1]:
-        raise ValueError(
-            f"nll_loss: input of shape {input.shape} needs targets of shape {input.shape[:-1]}, got {target.shape}."
-        )
-    if target.dtype.kind not in "iu" or (target.size and (target.min() < 0 or target.max() >= input.shape[-1])):
-        raise ValueError(f"nll_loss: targets must be integer class indices in [0, {input.shape[-1]}).")
-    picked = -tensor_xp.take_along_axis(input, target[..., None], axis=-1)[..., 0]
+    picked = -_apply_to_targets("nll_loss", Pick, input, _class_targets("nll_loss", input, target))
     if reduction == "none":
         return picked
-    return picked.sum() * _scale(reduction, target.size)
+    return picked.sum() * _scale(reduction, picked.size)
