@@ -79,7 +79,7 @@ def _cross_entropy(z: np.ndarray, one_hot: np.ndarray, scale: float) -> tuple[np
     e = np.exp(shifted)
     total = e.sum(axis=-1, keepdims=True)
     picked = np.vdot(shifted, one_hot)
-    if np.isnan(picked):  # a logit of −∞ (a masked class) times its 0 in one_hot: sum the targets' entries alone
+    if math.isnan(picked):  # a logit of −∞ (a masked class) times its 0 in one_hot: sum the targets' entries alone
         picked = np.vdot(np.where(one_hot != 0, shifted, 0), one_hot)
     return (np.log(total).sum() - picked) * scale, e / total  # the loss, and softmax(z) saved
 
