@@ -140,7 +140,7 @@ def test_var_and_std_with_ddof_match_numpy_and_gradients(spec, seed, ddof):
     for name in ("var", "std"):
         out = getattr(x, name)(axis=axis, ddof=ddof, keepdims=keepdims)
         np.testing.assert_allclose(out.data, getattr(np, name)(x.data, axis=axis, ddof=ddof, keepdims=keepdims))
-        check_both_orders(lambda t: getattr(t, name)(axis=axis, ddof=ddof, keepdims=keepdims), x)
+        check_both_orders(lambda t, name=name: getattr(t, name)(axis=axis, ddof=ddof, keepdims=keepdims), x)
 
 
 def test_std_of_a_constant_sample_has_a_zero_gradient_not_nan():

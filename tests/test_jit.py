@@ -3,6 +3,8 @@ replayed is refused (at trace time) or caught (at the first replay)."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -147,6 +149,7 @@ def test_returned_tensors_are_copies_that_later_calls_do_not_change():
         (lambda x, w: (w * x) if (w * x).sum() > 0 else -(w * x), r"bool\(t\)"),
         (lambda x, w: w * Tensor.randn(3), "random numbers"),
         (lambda x, w: Tensor(np.zeros(3)).add_(x), "in-place"),
+        (lambda x, w: operator.iadd(Tensor(np.zeros(3)), x), r"x \+= y"),
         (lambda x, w: grad((w * x).sum(), w)[0], r"loss\.backward\(\)"),
         (lambda x, w: (w * x).sum().backward(create_graph=True), "create_graph"),
         (lambda x, w: float(w.sum()), r"float\(t\)"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu import Tensor, enable_grad, no_grad
+from tinygrad_edu import Tensor, enable_grad, nn, no_grad
 from tinygrad_edu.autograd import gradcheck
 
 
@@ -374,6 +374,64 @@ def test_in_place_on_a_tensor_requiring_grad_is_refused_outside_no_grad():
     x = Tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):
         x.add_(1.0)
+
+
+def test_augmented_assignment_under_no_grad_updates_the_parameter_itself():
+    """The manual SGD step of every PyTorch tutorial: ``p -= lr * p.grad`` under no_grad() changes the
+    parameter in place (it rebound the loop variable p to a new tensor: the model never trained)."""
+    model = nn.Linear(2, 1, generator=np.random.default_rng(0))
+    X = np.random.default_rng(1).standard_normal((8, 2))
+    y = X @ np.array([[1.0], [-2.0]])
+    before = [(p, p.data, p.data.copy()) for p in model.parameters()]
+    losses = []
+    for _ in range(3):
+        model.zero_grad()
+        loss = nn.functional.mse_loss(model(X), y)
+        loss.backward()
+        expected = [p.data - 0.1 * p.grad.data for p in model.parameters()]
+        with no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        for p, new in zip(model.parameters(), expected):
+            np.testing.assert_array_equal(p.data, new)
+        losses.append(loss.item())
+    assert losses[2] < losses[1] < losses[0]
+    for (p, array, start), q in zip(before, model.parameters()):
+        assert q is p and p.data is array and p.is_leaf and p.requires_grad and not np.array_equal(array, start)
+
+
+def test_augmented_assignment_follows_pytorch_where_a_graph_is_recorded():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        x += 1.0
+    a = x * 2
+    a += 1.0  # a non-leaf: recorded, a = a + 1
+    a *= a
+    a.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * (2 * x.data + 1) * 2)
+    total = Tensor(0.0)
+    total += (x * x).sum()  # a constant accumulating a tracked value becomes tracked
+    assert total.requires_grad and total.grad_fn is not None
+    y = (x * x).sum()
+    with no_grad():
+        x /= 2.0  # allowed under no_grad, and seen by the backward that saved x
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
+def test_augmented_assignment_in_place_keeps_shape_and_dtype():
+    t = Tensor(np.ones(3, np.float32))
+    data = t.data
+    t *= np.float64(2.0)
+    t += Tensor(np.ones(3))  # float64 into float32: numpy's same-kind cast, as PyTorch
+    assert t.data is data and t.dtype == np.float32
+    np.testing.assert_array_equal(t.data, [3.0, 3.0, 3.0])
+    with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(2, 3\).*x = x \+ y"):
+        t += np.ones((2, 3))
+    counts = Tensor([1, 2])
+    with pytest.raises(ValueError, match=r"dtype int64.*float64.*x = x / y"):
+        counts /= 2
+    np.testing.assert_array_equal(counts.data, [1, 2])
 
 
 def test_in_place_methods_update_values():

@@ -31,8 +31,8 @@ The rules, as jax.jit's:
 
 * Everything the step does to tensors must go through Tensor operations,
   ``backward()``, an optimizer or a scheduler.  Reading a value into Python
-  (``.item()``, ``.numpy()``, ``if loss > 0:``), in-place tensor methods,
-  ``grad()``/``hvp()``, drawing random numbers and indexing with a boolean mask
+  (``.item()``, ``.numpy()``, ``if loss > 0:``), in-place changes (``add_``, and
+  ``x += y`` where it is in place), ``grad()``/``hvp()``, drawing random numbers and indexing with a boolean mask
   of the program (its shape depends on the values) are refused while tracing.
 * Python values are baked in: numbers computed in the step are constants of
   the program, and Python arguments (not arrays) are part of its key, as are

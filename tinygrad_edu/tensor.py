@@ -21,7 +21,17 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from tinygrad_edu import ops, tensor_xp
-from tinygrad_edu.engine import Function, InPlace, Tracing, apply, binary_operator, is_grad_enabled, sweep, untraceable
+from tinygrad_edu.engine import (
+    Function,
+    InPlace,
+    Tracing,
+    apply,
+    binary_operator,
+    constant,
+    is_grad_enabled,
+    sweep,
+    untraceable,
+)
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
 Rng = np.random.Generator | None
@@ -60,6 +70,10 @@ def default_rng() -> np.random.Generator:
     return _default_rng
 
 
+IN_PLACE_WITH_GRAD = (
+    "an in-place operation on a leaf tensor that requires grad would hide it from autograd; "
+    "do it inside `with no_grad():` (as optimizers do) or use the out-of-place form (x = x + y)."
+)
 READ_OUTSIDE = "return the tensor from the function and read it after the call"
 RANDOM_OUTSIDE = "draw them outside and pass them in as an argument"
 
@@ -263,13 +277,9 @@ class Tensor:
 
     # -- in-place updates (tracked: a saved tensor modified in place is detected)
     def _in_place(self, new_data: np.ndarray) -> Tensor:
-        untraceable("an in-place tensor method (add_, copy_, fill_, …)", "use the out-of-place operation")
+        untraceable("an in-place tensor method (add_, copy_, fill_, x += y, …)", "use the out-of-place operation")
         if is_grad_enabled() and self._requires_grad:
-            raise RuntimeError(
-                "An in-place operation on a tensor that requires grad would hide "
-                "it from autograd; do it inside `with no_grad():` (as optimizers "
-                "do) or use the out-of-place form."
-            )
+            raise RuntimeError(IN_PLACE_WITH_GRAD)
         self.data[...] = new_data
         self._version = InPlace.tick()
         if self._node is not None:
@@ -296,6 +306,37 @@ class Tensor:
 
     def fill_(self, value: float) -> Tensor:
         return self._in_place(np.full_like(self.data, value))
+
+    def _augmented(self, op: ops.Op, other: ArrayLike, symbol: str) -> Tensor:
+        """x ∘= y.  Where nothing is recorded (under no_grad(), or no tensor requires grad) x's data
+        changes in place, as in PyTorch: ``p -= lr * p.grad`` under no_grad() updates the parameter
+        that every reference sees, not a copy bound to the name p.  Where a graph is recorded it is
+        x = x ∘ y (PyTorch rewrites x's node in place; here nodes point at tensors, so x becomes a new
+        tensor), and on a leaf that requires grad it is refused, as in PyTorch."""
+        if is_grad_enabled() and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
+            if self._requires_grad and self._node is None:
+                raise RuntimeError(IN_PLACE_WITH_GRAD)
+            return apply(op, self, other)
+        result = op.forward(self.data, other.data if isinstance(other, Tensor) else constant(other))
+        if np.shape(result) != self.shape or not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise ValueError(
+                f"x {symbol}= y changes x in place, so the result must keep x's shape {self.shape} and dtype "
+                f"{self.dtype}, but it has shape {np.shape(result)} and dtype {result.dtype}; "
+                f"write x = x {symbol} y for a new tensor."
+            )
+        return self._in_place(result)
+
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return self._augmented(ops.Add, other, "+")
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return self._augmented(ops.Sub, other, "-")
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return self._augmented(ops.Mul, other, "*")
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return self._augmented(ops.Div, other, "/")
 
     def bump_version(self) -> None:
         """Record an in-place change made directly on ``.data`` (optimizers)."""
