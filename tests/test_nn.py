@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu import Tensor, nn
+from tinygrad_edu import Tensor, nn, optim
 from tinygrad_edu.autograd import gradcheck, gradgradcheck
 from tinygrad_edu.data import DataLoader, datasets
 from tinygrad_edu.nn import functional as F
@@ -213,6 +213,46 @@ def test_fused_losses_agree_with_their_composite_forms(reduction):
     assert gradcheck(lambda a, b: F.mse_loss(a, b, reduction), (z, t))
     assert gradgradcheck(lambda a, b: F.mse_loss(a, b, reduction), (z, t))
     assert gradgradcheck(lambda a: F.cross_entropy(a, classes, reduction), (z,))
+
+
+def test_modules_and_parameters_in_lists_tuples_and_dicts_are_trained():
+    """micrograd's way, self.layers = [...] (or [] filled by a loop): parameters() found none of
+    them, so an optimizer trained only the layers set as attributes."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(np.ones(1))
+            self.layers = []
+            for n_in, n_out in [(2, 3), (3, 3)]:
+                self.layers.append(nn.Linear(n_in, n_out, generator=np.random.default_rng(n_in)))
+            self.heads = {"a": nn.Linear(3, 1), "b": nn.Linear(3, 1, bias=False)}
+            self.extra = (nn.Parameter(np.zeros(1)),)
+            self.sizes = [2, 3, 3]  # holds no modules: never looked into
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x).tanh()
+            return (self.heads["a"](x) + self.heads["b"](x)) * self.scale + self.extra[0]
+
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == [  # PyTorch's order and names (ModuleList, ModuleDict)
+        "scale", "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+        "heads.a.weight", "heads.a.bias", "heads.b.weight", "extra.0",
+    ]  # fmt: skip
+    assert [n for n, _ in net.named_children()] == ["layers.0", "layers.1", "heads.a", "heads.b"]
+    assert "(layers.1): Linear(in_features=3, out_features=3, bias=True)" in repr(net)
+    before = {n: p.data.copy() for n, p in net.named_parameters()}
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    nn.functional.mse_loss(net(X), np.ones((8, 1))).backward()
+    opt.step()
+    assert all(not np.array_equal(p.data, before[n]) for n, p in net.named_parameters())
+    copy = Net()
+    copy.load_state_dict(net.state_dict())
+    np.testing.assert_array_equal(copy(X).data, net(X).data)
+    del net.heads
+    assert len(net.parameters()) == 6
 
 
 def test_parameter_list_follows_changes_to_the_module_tree():

@@ -68,7 +68,8 @@ def record_modules(model: Module) -> Iterator[None]:
     operations they perform, so ``draw_graph(..., collapse=True)`` can draw
     each child as one box."""
     originals = {}
-    for name, child in model._modules.items():
+    children = dict(model.named_children())
+    for name, child in children.items():
         originals[name] = child.__dict__.get("forward")
 
         def traced(*inputs: Any, _child: Module = child, _name: str = name) -> Any:
@@ -80,7 +81,7 @@ def record_modules(model: Module) -> Iterator[None]:
     try:
         yield
     finally:
-        for name, child in model._modules.items():
+        for name, child in children.items():
             if originals[name] is None:
                 del child.__dict__["forward"]
             else:

@@ -116,15 +116,16 @@ class Sequential(Module):
         super().__init__()
         for i, m in enumerate(modules):
             setattr(self, str(i), m)
+        object.__setattr__(self, "_layers", modules)  # for forward, unregistered: they are "0", "1", ...
 
     def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+        return self._layers[i]
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(self._layers)
 
     def forward(self, x: ArrayLike) -> Tensor:
-        for m in self._modules.values():
+        for m in self._layers:
             x = m(x)
         return x
 
