@@ -147,6 +147,11 @@ def test_every_transform_answers_float32_inputs_in_float32():
     for mode in ("reverse", "forward"):
         assert [J.dtype for J in jacobian(lambda a, b: a * a, (a, b), mode=mode)] == [np.float32] * 2
         assert jacobian(lambda a: Tensor(np.ones(2, np.float32)), a, mode=mode).dtype == np.float32
+    saddle = (np.zeros(2, np.float32), np.zeros(1, np.float32))  # x² − y² at 0: escape along y
+    point = critical.classify(lambda x, y: (x * x).sum() - (y * y).sum(), saddle)
+    assert point.kind == "saddle" and [u.dtype for u in point.escape_direction] == [np.float32] * 2
+    _, vectors = critical.top_eigenvalues(lambda x, y: (x * x).sum() - (y * y).sum(), saddle, k=1)
+    assert [u.dtype for u in vectors[0]] == [np.float32] * 2
 
 
 def test_a_module_stands_for_its_parameters_in_every_transform():

@@ -102,8 +102,9 @@ class Objective:
         return (H + H.T) / 2  # symmetric up to rounding; make it exactly so for eigh
 
     def structured(self, flat: np.ndarray) -> Any:
-        """A flat vector shaped like params: an array, a tuple or a list of arrays (a list for a Module)."""
-        return self.pack(self.split(flat))
+        """A flat vector shaped like params, in their dtypes: an array, a tuple or a list of arrays
+        (a list for a Module)."""
+        return self.pack([piece.astype(t.dtype, copy=False) for t, piece in zip(self.tensors, self.split(flat))])
 
     def move(self, flat: np.ndarray) -> None:
         """θ ← θ + flat, in place (the gradient graph of the old point is dropped)."""
