@@ -1,6 +1,7 @@
 """The command line, run as a user runs it: in a subprocess."""
 
 import contextlib
+import copy
 import importlib.util
 import io
 import json
@@ -358,9 +359,16 @@ def test_a_tampered_checkpoint_is_refused_with_a_reason(tmp_path):
     assert cli("train", *SMALL, "--epochs", "2", "--out", str(out)).returncode == 0
     state = nn.load(out / "checkpoint.npz")
     for change, message in [(("epoch", -5), "epoch count -5 is not between 0 and its 2 epochs"),
-                            (("history", {"loss": []}), "is not a training checkpoint")]:  # fmt: skip
-        bad = dict(state)
-        bad[change[0]] = change[1]
+                            (("history", {"loss": []}), "is not a training checkpoint"),
+                            (("optimizer", "step", "x"), "a damaged one (state 'step' of parameter 0 is 'x'"),
+                            (("scheduler", "base_lrs", "?"), "(base_lrs '?' are not 1 finite")]:  # fmt: skip
+        bad = copy.deepcopy(state)
+        if change[0] == "optimizer":  # a step count that is not a number: it crashed the resumed training
+            bad["optimizer"]["state"][0][change[1]] = change[2]
+        elif change[0] == "scheduler":
+            bad["scheduler"][change[1]] = change[2]
+        else:
+            bad[change[0]] = change[1]
         nn.save(bad, tmp_path / "bad.npz")
         assert_clean_error(cli("train", "--resume", str(tmp_path / "bad.npz"), "--epochs", "4"), 1, message)
 

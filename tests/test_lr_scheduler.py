@@ -129,10 +129,15 @@ def test_one_cycle_refuses_to_run_past_its_end():
         sched.step()
 
 
-def test_scheduler_state_from_another_scheduler_is_refused():
+def test_scheduler_state_from_another_scheduler_or_damaged_is_refused():
     state = S.StepLR(make_optimizer(), 5).state_dict()
     with pytest.raises(ValueError, match="StepLR, not a ExponentialLR"):
         S.ExponentialLR(make_optimizer(), 0.9).load_state_dict(state)
+    for key, value, message in [("base_lrs", "abc", "base_lrs 'abc' are not 1 finite"),
+                                ("base_lrs", [float("nan")], "finite numbers"),
+                                ("last_epoch", "x", "last_epoch 'x' is not a step count")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            S.StepLR(make_optimizer(), 5).load_state_dict({**state, key: value})
 
 
 @pytest.mark.parametrize("make,message", [

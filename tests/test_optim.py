@@ -252,10 +252,34 @@ def test_state_dict_from_another_optimizer_or_shape_is_refused():
     with pytest.raises(ValueError, match="from a Adam optimizer, not SGD"):
         optim.SGD([p]).load_state_dict(adam.state_dict())
     other = optim.Adam([Tensor(np.ones(4), requires_grad=True)])
-    with pytest.raises(ValueError, match=r"shape \(3,\) but the parameter has shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"shape \(3,\), but the parameter is a float array of shape \(4,\)"):
         other.load_state_dict(adam.state_dict())
     with pytest.raises(ValueError, match="number of parameter groups"):
         optim.Adam([p, Tensor([1.0], requires_grad=True)]).load_state_dict(adam.state_dict())
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda s: s["state"].update({7: s["state"][0]}), "state for parameter 7; there are 1 parameters"),
+    (lambda s: s["state"][0].update(step="x"), "state 'step' of parameter 0 is 'x'"),
+    (lambda s: s["state"][0].update(exp_avg=np.zeros(3, int)), "int64 array of shape"),
+    (lambda s: s["param_groups"][0].update(lr=float("nan")), "Invalid lr: nan"),
+    (lambda s: s["param_groups"][0].update(betas=[0.9]), "Invalid betas"),
+])  # fmt: skip
+def test_a_damaged_state_dict_is_refused_and_changes_nothing(damage, message):
+    """What a checkpoint file says is checked before anything is taken from it: a damaged one
+    crashed in the middle of training (a step count 'x'), or trained on (a learning rate nan)."""
+    p = Tensor(np.ones(3), requires_grad=True)
+    adam = optim.Adam([p], lr=0.1)
+    (p * p).sum().backward()
+    adam.step()
+    state = adam.state_dict()
+    damage(state)
+    settings = [{k: v for k, v in group.items() if k != "params"} for group in adam.param_groups]
+    kept = adam.state[p]
+    with pytest.raises(ValueError, match=message):
+        adam.load_state_dict(state)
+    assert [{k: v for k, v in group.items() if k != "params"} for group in adam.param_groups] == settings
+    assert adam.state[p] is kept and adam.state[p]["step"] == 1
 
 
 def test_ill_conditioned_convex_surface_defeats_fixed_lr_but_not_adaptive_methods():

@@ -247,22 +247,26 @@ class Run:
     def resume(cls, path: str | Path, epochs: int | None = None) -> Run:
         """Rebuild a run from its checkpoint; ``epochs`` may extend it."""
         state = nn.load(path)
+        not_a_checkpoint = f"{path} is not a training checkpoint of tinygrad-edu train"
         try:
             config = TrainConfig.from_dict(state["config"])
             trained, history = state["epoch"], {key: list(state["history"][key]) for key in HISTORY_KEYS}
             if not isinstance(trained, int) or not 0 <= trained <= config.epochs:
                 raise TypeError(f"its epoch count {trained!r} is not between 0 and its {config.epochs} epochs")
-            if epochs is not None:
-                if epochs < trained:
-                    raise ValueError(f"the checkpoint has already trained {trained} epochs; ask for more.")
-                config.epochs = epochs
-            run = cls.create(config)  # with more epochs, the schedule spans the new total
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{not_a_checkpoint} ({error}).") from None
+        if epochs is not None:
+            if epochs < trained:
+                raise ValueError(f"the checkpoint has already trained {trained} epochs; ask for more.")
+            config.epochs = epochs
+        run = cls.create(config)  # with more epochs, the schedule spans the new total
+        try:
             run.model.load_state_dict(state["model"])
             run.optimizer.load_state_dict(state["optimizer"])
             run.scheduler.load_state_dict(state["scheduler"])
             run.loader.load_state_dict(state["loader"])
-        except (KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"{path} is not a training checkpoint of tinygrad-edu train ({error}).") from None
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise ValueError(f"{not_a_checkpoint}, or a damaged one ({error}).") from None
         run.epoch, run.history = trained, history
         return run
 

@@ -183,9 +183,21 @@ class LRScheduler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("scheduler") != type(self).__name__:
             raise ValueError(f"this state_dict is from a {state.get('scheduler')}, not a {type(self).__name__}.")
-        self.base_lrs = list(state["base_lrs"])
+        base_lrs = state["base_lrs"]
+        if not (
+            isinstance(base_lrs, list)
+            and len(base_lrs) == len(self.optimizer.param_groups)
+            and all(isinstance(lr, numbers.Real) and math.isfinite(lr) for lr in base_lrs)
+        ):
+            raise ValueError(
+                f"base_lrs {base_lrs!r} are not {len(self.optimizer.param_groups)} finite numbers, one per group."
+            )
+        last_epoch = state["last_epoch"]
+        if not isinstance(last_epoch, int) or isinstance(last_epoch, bool) or last_epoch < 0:
+            raise ValueError(f"last_epoch {last_epoch!r} is not a step count (an integer of at least 0).")
+        self.base_lrs = list(base_lrs)
         self.schedules = [self.make_schedule(base, i) for i, base in enumerate(self.base_lrs)]
-        self.last_epoch = state["last_epoch"] - 1
+        self.last_epoch = last_epoch - 1
         self.step()
 
 

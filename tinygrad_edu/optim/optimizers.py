@@ -150,22 +150,39 @@ class Optimizer:
         params = [p for group in self.param_groups for p in group["params"]]
         new_state = {}
         for i, s in state_dict["state"].items():
-            p = params[int(i)]
+            if not (isinstance(i, int) and 0 <= i < len(params)):
+                raise ValueError(f"the state_dict has state for parameter {i!r}; there are {len(params)} parameters.")
+            p = params[i]
             for key, value in s.items():
-                if isinstance(value, np.ndarray) and value.shape != p.shape:
-                    raise ValueError(
-                        f"state '{key}' of parameter {i} has shape {value.shape} but the parameter has shape {p.shape}."
-                    )
+                _check_state(key, value, i, p.shape)
             new_state[p] = {k: (v.astype(p.dtype) if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+        new_groups = []
         for saved, own in zip(groups, self.param_groups):
+            group = dict(own)
             for key, value in saved.items():
                 if key != "params":
-                    own[key] = tuple(value) if isinstance(own.get(key), tuple) else value
+                    group[key] = tuple(value) if isinstance(own.get(key), tuple) else value
+            _check_hyperparameters(group)
+            new_groups.append(group)
+        for own, group in zip(self.param_groups, new_groups):  # nothing changes unless all of it is valid
+            own.update(group)
         self.state = new_state
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
         return f"{type(self).__name__}({settings})"
+
+
+def _check_state(key: str, value: Any, index: int, shape: tuple[int, ...]) -> None:
+    """A saved state entry is a float array of its parameter's shape or a finite number (a step count)."""
+    if isinstance(value, np.ndarray):
+        if value.shape != shape or value.dtype.kind != "f":
+            raise ValueError(
+                f"state '{key}' of parameter {index} is a {value.dtype} array of shape {value.shape}, "
+                f"but the parameter is a float array of shape {shape}."
+            )
+    elif not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"state '{key}' of parameter {index} is {value!r}, not an array or a finite number.")
 
 
 def _buffer(state: dict[str, Any], key: str, like: np.ndarray) -> np.ndarray:
