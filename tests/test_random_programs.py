@@ -5,6 +5,8 @@ against finite differences; hvp, make_hvp's compiled products, the dense Hessian
 double backward, jvp and both modes of jacobian against each other; a jitted step
 against the eager one, in float64 and float32."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, grad, hessian, hvp, jacobian, jit, jvp, make_hvp, optim
 from tinygrad_edu.autograd import gradcheck, gradgradcheck
+from tinygrad_edu.nn import functional as F
 
 UNARY = {
     "exp": lambda x: x.tanh().exp(),  # every op keeps values moderate, so that chains of them do too
@@ -31,6 +34,12 @@ UNARY = {
     "max": lambda x: x.max(axis=-1, keepdims=True) if x.ndim else x,
     "prod": lambda x: x.prod(axis=-1, keepdims=True) if x.ndim else x,
     "var": lambda x: x.var(axis=0, keepdims=True) if x.ndim and x.shape[0] > 1 else x,
+    "std": lambda x: x.std(axis=-1, keepdims=True) if x.ndim and x.shape[-1] > 1 else x,
+    "pick": lambda x: (
+        F.nll_loss(x, np.arange(np.prod(x.shape[:-1]), dtype=int).reshape(x.shape[:-1]) % x.shape[-1], "none")
+        if x.ndim
+        else x
+    ),
     "logsumexp": lambda x: x.logsumexp(axis=-1, keepdims=True) if x.ndim else x,
     "softmax": lambda x: x.softmax(axis=-1) if x.ndim else x,
     "log_softmax": lambda x: x.log_softmax(axis=-1) if x.ndim else x,
@@ -63,7 +72,12 @@ programs = st.lists(
     max_size=8,
 )
 leaf_shapes = st.lists(st.sampled_from(SHAPES), min_size=1, max_size=3)
-checks = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# RANDOM_PROGRAMS=15000 pytest tests/test_random_programs.py: a long run
+checks = settings(
+    max_examples=int(os.environ.get("RANDOM_PROGRAMS", 100)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def program(steps, seed):
