@@ -4,6 +4,7 @@ replayed is refused (at trace time) or caught (at the first replay)."""
 from __future__ import annotations
 
 import operator
+import os
 
 import numpy as np
 import pytest
@@ -528,11 +529,12 @@ def test_a_constant_boolean_mask_becomes_floats_with_the_same_products_bit_for_b
     assert float_masks([untouched], examples)[0].args[1][1] is mask  # only products: x + True is not x + 1.0
 
 
-PATTERNS = ["zero_module", "tensor_copy", "numpy_scalar", "label_index", "argmax_index", "cross_entropy",
-            "retain_grad", "clip_grads", "return_grad", "two_backwards", "freeze", "schedule", "float32"]  # fmt: skip
+PATTERNS = ["zero_module", "tensor_copy", "numpy_scalar", "label_index", "argmax_index", "cross_entropy", "nll_loss",
+            "normalize", "retain_grad", "clip_grads", "return_grad", "two_backwards", "freeze", "schedule",
+            "float32"]  # fmt: skip
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=int(os.environ.get("JIT_PATTERNS", 30)), deadline=None)
 @given(patterns=st.sets(st.sampled_from(PATTERNS)), seed=st.integers(0, 1000))
 def test_what_users_write_in_a_training_step_replays_bit_for_bit_in_any_combination(patterns, seed):
     """Each pattern was once replayed wrong (or refused) on its own; together, across batch sizes
@@ -551,11 +553,15 @@ def test_what_users_write_in_a_training_step_replays_bit_for_bit_in_any_combinat
             h = model(Tensor(X) if "tensor_copy" in patterns else X)
             if "numpy_scalar" in patterns:
                 h = h * np.sqrt(np.float64(2.0))
+            if "normalize" in patterns:  # by each row's spread, as a layer norm does
+                h = (h - h.mean(axis=1, keepdims=True)) / (h.std(axis=1, keepdims=True) + 1e-5)
             if "retain_grad" in patterns:
                 h.retain_grad()
             rows = np.arange(X.shape[0])
             if "cross_entropy" in patterns:
                 loss = nn.functional.cross_entropy(h, y)
+            elif "nll_loss" in patterns:
+                loss = nn.functional.nll_loss(h.log_softmax(axis=1), y)
             elif "label_index" in patterns:
                 loss = -h.log_softmax(axis=1)[rows, y].mean()
             elif "argmax_index" in patterns:
