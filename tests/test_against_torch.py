@@ -111,6 +111,26 @@ def test_mlp_gradients_and_hvp_match_torch():
         np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_parameter_names_and_order_follow_torch_for_lists_and_dicts_of_modules():
+    """A list is named as a ModuleList, a dict as a ModuleDict; own parameters come first."""
+
+    def build(nn_module, parameter, linear, module_list, module_dict):
+        class Net(nn_module):
+            def __init__(self):
+                super().__init__()
+                self.head = linear(3, 1)
+                self.blocks = module_list([linear(3, 3), linear(3, 3)])
+                self.heads = module_dict({"a": linear(3, 2)})
+                self.scale = parameter(np.ones(1))
+
+        return [name for name, _ in Net().named_parameters()]
+
+    ours = build(nn.Module, nn.Parameter, nn.Linear, list, dict)
+    assert ours == build(nn.Module, nn.Parameter, nn.Linear, nn.ModuleList, dict)
+    assert ours == build(torch.nn.Module, lambda a: torch.nn.Parameter(torch.from_numpy(a)), torch.nn.Linear,
+                         torch.nn.ModuleList, torch.nn.ModuleDict)  # fmt: skip
+
+
 TF = None  # torch.nn.functional, bound below when torch is there
 OPS_VS_TORCH = {  # name: (ours, torch's) on tensors of the same values; both are differentiated twice
     "square": (lambda t: t.square(), lambda t: t.square()),

@@ -255,6 +255,17 @@ def test_modules_and_parameters_in_lists_tuples_and_dicts_are_trained():
     assert len(net.parameters()) == 6
 
 
+def test_module_list_holds_modules_as_pytorch_names_them():
+    blocks = nn.ModuleList([nn.Linear(2, 2)]).extend([nn.Tanh()]).append(nn.Linear(2, 1))
+    assert len(blocks) == 3 and isinstance(blocks[1], nn.Tanh) and list(blocks) == [blocks[0], blocks[1], blocks[2]]
+    assert [n for n, _ in blocks.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    with pytest.raises(TypeError, match="holds Modules, got int"):
+        blocks.append(3)
+    seq = nn.Sequential(*blocks)
+    X = np.ones((4, 2))
+    np.testing.assert_array_equal(seq(X).data, blocks[2](blocks[1](blocks[0](X))).data)
+
+
 def test_parameter_list_follows_changes_to_the_module_tree():
     model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.Linear(3, 1)))
     assert len(model.parameters()) == 4

@@ -8,6 +8,7 @@ from tinygrad_edu.nn.layers import (
     CrossEntropyLoss,
     LeakyReLU,
     Linear,
+    ModuleList,
     MSELoss,
     NLLLoss,
     ReLU,
@@ -21,6 +22,6 @@ from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.nn.serialization import load, save
 
 __all__ = [
-    "ELU", "GELU", "MLP", "CrossEntropyLoss", "LeakyReLU", "Linear", "MSELoss", "Module", "NLLLoss", "Parameter",
-    "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "functional", "init", "load", "save",
+    "ELU", "GELU", "MLP", "CrossEntropyLoss", "LeakyReLU", "Linear", "MSELoss", "Module", "ModuleList", "NLLLoss",
+    "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softplus", "Tanh", "functional", "init", "load", "save",
 ]  # fmt: skip

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -109,20 +109,42 @@ ACTIVATIONS: dict[str, Callable[[], Module]] = {
 }  # fmt: skip
 
 
-class Sequential(Module):
-    """Applies its modules in order; they are named "0", "1", ..."""
+class ModuleList(Module):
+    """Modules in a list, named "0", "1", … (PyTorch's ModuleList; a plain list attribute
+    of a module is found as well)."""
 
-    def __init__(self, *modules: Module) -> None:
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
         super().__init__()
-        for i, m in enumerate(modules):
-            setattr(self, str(i), m)
-        object.__setattr__(self, "_layers", modules)  # for forward, unregistered: they are "0", "1", ...
+        object.__setattr__(self, "_layers", [])  # unregistered: they are "0", "1", …
+        self.extend(modules)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__} holds Modules, got {type(module).__name__}.")
+        setattr(self, str(len(self._layers)), module)
+        self._layers.append(module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self
 
     def __getitem__(self, i: int) -> Module:
         return self._layers[i]
 
     def __len__(self) -> int:
         return len(self._layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._layers)
+
+
+class Sequential(ModuleList):
+    """Applies its modules in order; they are named "0", "1", ..."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__(modules)
 
     def forward(self, x: ArrayLike) -> Tensor:
         for m in self._layers:
