@@ -150,7 +150,8 @@ def test_returned_tensors_are_copies_that_later_calls_do_not_change():
         (lambda x, w: (w * x) if (w * x).sum() > 0 else -(w * x), r"bool\(t\)"),
         (lambda x, w: w * Tensor.randn(3), "random numbers"),
         (lambda x, w: Tensor(np.zeros(3)).add_(x), "in-place"),
-        (lambda x, w: operator.iadd(Tensor(np.zeros(3)), x), r"x \+= y"),
+        (lambda x, w: operator.iadd(Tensor(np.zeros(3)), x), r"x \+= y .* on an argument or a tensor the function"),
+        (lambda x, w: operator.isub(x, 1.0), r"x \+= y .* on an argument or a tensor the function"),
         (lambda x, w: grad((w * x).sum(), w)[0], r"loss\.backward\(\)"),
         (lambda x, w: (w * x).sum().backward(create_graph=True), "create_graph"),
         (lambda x, w: float(w.sum()), r"float\(t\)"),
@@ -527,6 +528,37 @@ def test_a_constant_boolean_mask_becomes_floats_with_the_same_products_bit_for_b
     np.testing.assert_array_equal(np.signbit(product), np.signbit(examples[1]))  # −1·0 = −0 both ways
     untouched = Line(np.add, "add", (("b", 0), ("c", mask)), outs=(1,), reads=(0,))
     assert float_masks([untouched], examples)[0].args[1][1] is mask  # only products: x + True is not x + 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_hand_written_sgd_step_on_the_parameters_replays_bit_for_bit(dtype):
+    """``p -= lr * p.grad`` under no_grad() (micrograd's and PyTorch tutorials' update) is a line of
+    the program that writes into the parameter, at its place among the others."""
+
+    def run(jitted):
+        model = nn.MLP([3, 5, 2], dtype=dtype, generator=np.random.default_rng(0))
+
+        def step(X, y):
+            model.zero_grad()
+            loss = nn.functional.cross_entropy(model(X), y)
+            loss.backward()
+            with no_grad():
+                for p in model.parameters():
+                    p -= 0.1 * p.grad
+                    p *= 0.999  # weight decay, by hand
+            return loss
+
+        stepped = step if jitted is None else jit(step, check=jitted)
+        rng = np.random.default_rng(1)
+        losses = []
+        for t in range(6):
+            X, y = rng.standard_normal((4 + t % 2, 3)).astype(dtype), rng.integers(0, 2, 4 + t % 2)
+            losses.append(stepped(Tensor(X) if jitted is None else X, y).data.tobytes())
+        return losses, [p.data.tobytes() for p in model.parameters()]
+
+    eager = run(None)
+    assert run(False) == eager and run(True) == eager
+    assert len(set(eager[0])) == 6  # it trains
 
 
 PATTERNS = ["zero_module", "tensor_copy", "numpy_scalar", "label_index", "argmax_index", "cross_entropy", "nll_loss",

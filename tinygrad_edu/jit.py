@@ -31,9 +31,10 @@ The rules, as jax.jit's:
 
 * Everything the step does to tensors must go through Tensor operations,
   ``backward()``, an optimizer or a scheduler.  Reading a value into Python
-  (``.item()``, ``.numpy()``, ``if loss > 0:``), in-place changes (``add_``, and
-  ``x += y`` where it is in place), ``grad()``/``hvp()``, drawing random numbers and indexing with a boolean mask
-  of the program (its shape depends on the values) are refused while tracing.
+  (``.item()``, ``.numpy()``, ``if loss > 0:``), in-place methods (``add_``; but
+  ``p -= lr * p.grad`` on a parameter is replayed), ``grad()``/``hvp()``, drawing
+  random numbers and indexing with a boolean mask of the program (its shape
+  depends on the values) are refused while tracing.
 * Python values are baked in: numbers computed in the step are constants of
   the program, and Python arguments (not arrays) are part of its key, as are
   the names of keyword arguments.
@@ -159,9 +160,13 @@ class Tape:
 
     def copy(self, source: Any, out: np.ndarray) -> None:
         """Record ``Tensor(source)`` as ``out = Cast(source)`` when source is a tensor or an array
-        of the program: a replay copies it afresh (the arguments of this call, the parameters now)."""
+        of the program: a replay copies it afresh (the arguments of this call, the parameters now).
+        Made of anything else (numbers, a new array), it is a constant of the program, not a
+        tensor read from outside: each call makes its own."""
         if isinstance(source, Tensor) or (isinstance(source, np.ndarray) and id(source) in self.buffer_of):
             self.op(ops.Cast, (source,), {"dtype": out.dtype}, out)
+        else:
+            self.constant(out)
 
     def constant(self, *arrays: np.ndarray) -> None:
         """These arrays are the same at every call: the program may compute with their values."""
@@ -206,6 +211,18 @@ class Tape:
         reads = (given[1],) if given[0] == "b" else ()
         self.lines.append(Line(assign_gradient, "assign_gradient", (("t", t), given), reads=reads))
 
+    def write(self, t: Tensor, value: np.ndarray) -> None:
+        """Record ``t ∘= y`` in place: on a tensor read from outside, as a hand-written SGD step
+        ``p -= lr * p.grad`` under no_grad() changes a parameter, replayed in its place."""
+        if self.argument(t)[0] != "p":
+            raise JitError(
+                "x += y (or -=, *=, /=) in place inside a jitted function works on tensors read from outside "
+                "(parameters); on an argument or a tensor the function makes, write x = x + y."
+            )
+        given = self.argument(value)
+        reads = (given[1],) if given[0] == "b" else ()
+        self.lines.append(Line(write_into, "write_into", (("t", t), given), reads=reads))
+
     def outputs(self, returned: Any) -> Any:
         """The returned structure with an Argument in place of each Tensor."""
 
@@ -240,6 +257,11 @@ def gradient_of(t: Tensor) -> np.ndarray:
 def assign_gradient(t: Tensor, g: np.ndarray | None) -> None:
     """``t.grad = g`` replayed: None, or a copy of g (whose buffer the next replay writes again)."""
     t._grad = None if g is None else Tensor._make(g.copy(), None)
+
+
+def write_into(t: Tensor, value: np.ndarray) -> None:
+    """``t ∘= y`` replayed: t's array changes in place (whatever holds it sees the change)."""
+    t._write(value)
 
 
 class Program:

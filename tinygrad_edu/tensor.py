@@ -27,7 +27,6 @@ from tinygrad_edu.engine import (
     Tracing,
     apply,
     binary_operator,
-    constant,
     is_grad_enabled,
     sweep,
     untraceable,
@@ -280,11 +279,15 @@ class Tensor:
         untraceable("an in-place tensor method (add_, copy_, fill_, x += y, …)", "use the out-of-place operation")
         if is_grad_enabled() and self._requires_grad:
             raise RuntimeError(IN_PLACE_WITH_GRAD)
+        self._write(new_data)
+        return self
+
+    def _write(self, new_data: np.ndarray) -> None:
+        """Change the data in place; a node that saved it will refuse to use it (its version is newer)."""
         self.data[...] = new_data
         self._version = InPlace.tick()
         if self._node is not None:
             self._node.out_modified = True
-        return self
 
     def add_(self, other: ArrayLike, alpha: float = 1.0) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
@@ -317,14 +320,17 @@ class Tensor:
             if self._requires_grad and self._node is None:
                 raise RuntimeError(IN_PLACE_WITH_GRAD)
             return apply(op, self, other)
-        result = op.forward(self.data, other.data if isinstance(other, Tensor) else constant(other))
-        if np.shape(result) != self.shape or not np.can_cast(result.dtype, self.dtype, "same_kind"):
+        result = apply(op, self, other).data  # recorded by a jit's trace, as every op
+        if result.shape != self.shape or not np.can_cast(result.dtype, self.dtype, "same_kind"):
             raise ValueError(
                 f"x {symbol}= y changes x in place, so the result must keep x's shape {self.shape} and dtype "
-                f"{self.dtype}, but it has shape {np.shape(result)} and dtype {result.dtype}; "
+                f"{self.dtype}, but it has shape {result.shape} and dtype {result.dtype}; "
                 f"write x = x {symbol} y for a new tensor."
             )
-        return self._in_place(result)
+        if Tracing.tape is not None:
+            Tracing.tape.write(self, result)
+        self._write(result)
+        return self
 
     def __iadd__(self, other: ArrayLike) -> Tensor:
         return self._augmented(ops.Add, other, "+")
