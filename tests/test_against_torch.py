@@ -63,6 +63,45 @@ def test_schedules_follow_torch(name, options):
         theirs.step()
 
 
+@pytest.mark.parametrize("chain", [
+    [("ExponentialLR", dict(gamma=0.9)), ("StepLR", dict(step_size=3, gamma=0.1))],
+    [("LinearLR", dict(start_factor=0.1, total_iters=4)), ("ExponentialLR", dict(gamma=0.95))],
+    [("MultiStepLR", dict(milestones=[2, 5], gamma=0.5)), ("LinearLR", dict(start_factor=0.5, total_iters=6)),
+     ("ExponentialLR", dict(gamma=0.97))],
+    [("CosineAnnealingLR", dict(T_max=12, eta_min=0.01)), ("StepLR", dict(step_size=4, gamma=0.5))],
+])  # fmt: skip
+def test_schedulers_stepped_together_chain_as_in_torch(chain):
+    """Two schedulers on one optimizer compose (PyTorch's chainable schedulers); each overwrote the
+    lr with its own schedule, so only the last one stepped counted.  Resuming halfway from
+    state_dicts continues the chain."""
+
+    def build(module, opt):
+        return [getattr(module, name)(opt, **options) for name, options in chain]
+
+    ours_opt = optim.SGD([{"params": [Tensor(np.ones(2), requires_grad=True)]},
+                          {"params": [Tensor(np.ones(1), requires_grad=True)], "lr": 0.3}], lr=1.0)  # fmt: skip
+    theirs_opt = torch.optim.SGD([{"params": [torch.ones(2, requires_grad=True)]},
+                                  {"params": [torch.ones(1, requires_grad=True)], "lr": 0.3}], lr=1.0)  # fmt: skip
+    ours, theirs = build(S, ours_opt), build(torch.optim.lr_scheduler, theirs_opt)
+    for t in range(12):
+        assert [g["lr"] for g in ours_opt.param_groups] == pytest.approx(
+            [g["lr"] for g in theirs_opt.param_groups], rel=1e-12
+        )
+        if t == 6:  # resume into new objects
+            saved = ours_opt.state_dict(), [s.state_dict() for s in ours]
+            ours_opt = optim.SGD([{"params": [Tensor(np.ones(2), requires_grad=True)]},
+                                  {"params": [Tensor(np.ones(1), requires_grad=True)], "lr": 0.3}], lr=1.0)  # fmt: skip
+            ours = build(S, ours_opt)
+            ours_opt.load_state_dict(saved[0])
+            for scheduler, state in zip(ours, saved[1]):
+                scheduler.load_state_dict(state)
+        ours_opt.step()
+        theirs_opt.step()
+        for a, b in zip(ours, theirs):
+            a.step()
+            b.step()
+
+
 def test_sequential_and_lambda_schedules_follow_torch():
     """Schedules built from schedules: SequentialLR hands over at its milestones as PyTorch's does."""
 

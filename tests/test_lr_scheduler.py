@@ -129,6 +129,18 @@ def test_one_cycle_refuses_to_run_past_its_end():
         sched.step()
 
 
+def test_two_chainable_schedulers_multiply_their_factors():
+    """PyTorch's chaining: ExponentialLR(γ=0.9) and StepLR(3, 0.1) stepped together give
+    ηᵗ = η⁰·0.9ᵗ·0.1^⌊t/3⌋ (each overwrote the other's before: 0.9ᵗ was lost)."""
+    opt = make_optimizer()
+    base = opt.param_groups[0]["lr"]
+    schedulers = [S.ExponentialLR(opt, 0.9), S.StepLR(opt, step_size=3, gamma=0.1)]
+    for t in range(1, 10):
+        for scheduler in schedulers:
+            scheduler.step()
+        assert opt.param_groups[0]["lr"] == pytest.approx(base * 0.9**t * 0.1 ** (t // 3), rel=1e-12)
+
+
 def test_scheduler_state_from_another_scheduler_or_damaged_is_refused():
     state = S.StepLR(make_optimizer(), 5).state_dict()
     with pytest.raises(ValueError, match="StepLR, not a ExponentialLR"):

@@ -137,7 +137,18 @@ def one_cycle(
 
 
 class LRScheduler:
-    """Sets every parameter group's lr to its schedule at the current step."""
+    """Sets every parameter group's lr to its schedule at the current step.
+
+    Chaining (PyTorch's chainable schedulers: StepLR, MultiStepLR, ExponentialLR, LinearLR,
+    CosineAnnealingLR): when the lr η is not this scheduler's own last value sᵗ⁻¹ (another
+    scheduler, or the user, changed it), this one applies its own change to it instead of
+    overwriting it, ηᵗ = f + (η − f)·(sᵗ − f)/(sᵗ⁻¹ − f) with f its floor (0, or
+    CosineAnnealingLR's eta_min): ExponentialLR and StepLR stepped together multiply their
+    factors.  The others (LambdaLR, OneCycleLR, SequentialLR, WarmupLR, InverseSqrtLR) set
+    their own value, as in PyTorch.
+    """
+
+    chain_floor: float | None = None  # f above; None: not chainable
 
     def __init__(
         self, optimizer: Optimizer, last_epoch: int = -1, curve: Callable[[float], Schedule] | None = None
@@ -152,6 +163,7 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self.schedules = [self.make_schedule(base, i) for i, base in enumerate(self.base_lrs)]
+        self._scheduled = self._last_lr = list(self.base_lrs)  # its schedule's last lr, and the lr it set
         self.step()
 
     curve: Callable[[float], Schedule]  # base lr -> schedule, for the schedulers that set it
@@ -168,41 +180,62 @@ class LRScheduler:
         if Tracing.tape is not None:  # jit records this call, to replay as it is
             return Tracing.tape.call(self.step)
         self.last_epoch += 1
-        self._last_lr = self.lr_at(self.last_epoch)
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+        scheduled, set_now, floor = self.lr_at(self.last_epoch), [], self.chain_floor
+        groups = self.optimizer.param_groups
+        for group, lr, before in zip(groups, scheduled, self._scheduled):
+            if floor is not None and group["lr"] != before and before != floor:  # chained: see the class
+                lr = floor + (group["lr"] - floor) * (lr - floor) / (before - floor)
             if not math.isfinite(lr):
                 raise ValueError(f"{type(self).__name__} gave the learning rate {lr} at step {self.last_epoch}.")
             group["lr"] = lr
+            set_now.append(lr)
+        self._scheduled, self._last_lr = scheduled, set_now
 
     def get_last_lr(self) -> list[float]:
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"scheduler": type(self).__name__, "last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
+        return {
+            "scheduler": type(self).__name__,
+            "last_epoch": self.last_epoch,
+            "base_lrs": list(self.base_lrs),
+            "last_lr": list(self._last_lr),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("scheduler") != type(self).__name__:
             raise ValueError(f"this state_dict is from a {state.get('scheduler')}, not a {type(self).__name__}.")
-        base_lrs = state["base_lrs"]
-        if not (
-            isinstance(base_lrs, list)
-            and len(base_lrs) == len(self.optimizer.param_groups)
-            and all(isinstance(lr, numbers.Real) and math.isfinite(lr) for lr in base_lrs)
-        ):
-            raise ValueError(
-                f"base_lrs {base_lrs!r} are not {len(self.optimizer.param_groups)} finite numbers, one per group."
-            )
+        base_lrs, last_lr = self._checked_lrs(state, "base_lrs"), self._checked_lrs(state, "last_lr")
         last_epoch = state["last_epoch"]
         if not isinstance(last_epoch, int) or isinstance(last_epoch, bool) or last_epoch < 0:
             raise ValueError(f"last_epoch {last_epoch!r} is not a step count (an integer of at least 0).")
-        self.base_lrs = list(base_lrs)
+        self.base_lrs = base_lrs
         self.schedules = [self.make_schedule(base, i) for i, base in enumerate(self.base_lrs)]
-        self.last_epoch = last_epoch - 1
-        self.step()
+        self.last_epoch = last_epoch
+        self._scheduled = self.lr_at(last_epoch)
+        self._last_lr = self._scheduled if last_lr is None else last_lr  # None: saved before chaining was
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr
+
+    def _checked_lrs(self, state: dict[str, Any], key: str) -> list[float] | None:
+        """One finite learning rate per group, or None if the state has none under ``key``."""
+        lrs = state.get(key) if key == "last_lr" else state[key]
+        if lrs is None:
+            return None
+        groups = len(self.optimizer.param_groups)
+        if not (
+            isinstance(lrs, list)
+            and len(lrs) == groups
+            and all(isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) for lr in lrs)
+        ):
+            raise ValueError(f"{key} {lrs!r} are not {groups} finite numbers, one per group.")
+        return list(lrs)
 
 
 class StepLR(LRScheduler):
     """Multiply the lr by gamma every step_size steps."""
+
+    chain_floor = 0.0
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         super().__init__(optimizer, last_epoch, functools.partial(step_decay, step_size=step_size, gamma=gamma))
@@ -210,6 +243,8 @@ class StepLR(LRScheduler):
 
 class MultiStepLR(LRScheduler):
     """Multiply the lr by gamma at each milestone."""
+
+    chain_floor = 0.0
 
     def __init__(
         self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
@@ -222,6 +257,8 @@ class MultiStepLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Multiply the lr by gamma every step."""
 
+    chain_floor = 0.0
+
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         super().__init__(optimizer, last_epoch, functools.partial(exponential_decay, gamma=gamma))
 
@@ -230,11 +267,14 @@ class CosineAnnealingLR(LRScheduler):
     """Half a cosine from the base lr down to eta_min over T_max steps."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        self.chain_floor = eta_min
         super().__init__(optimizer, last_epoch, functools.partial(cosine_annealing, T_max=T_max, eta_min=eta_min))
 
 
 class LinearLR(LRScheduler):
     """Scale the lr linearly from start_factor to end_factor over total_iters steps."""
+
+    chain_floor = 0.0
 
     def __init__(
         self,
