@@ -1,8 +1,14 @@
 """Cross-checks against PyTorch, where it is installed (pip install torch==2.13.0)."""
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import tinygrad_edu
 from tinygrad_edu import Tensor, hvp, nn, optim
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.optim import lr_scheduler as S
@@ -38,6 +44,64 @@ def test_optimizers_follow_torch_optim(name, options, dtype, rtol):
         opt_theirs.step()
     assert ours.dtype == dtype
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=rtol, atol=rtol / 100)
+
+
+OPTIONS = {
+    "SGD": dict(lr=[0.01, 0.03], momentum=[0, 0.9], dampening=[0, 0.3], nesterov=[False, True], weight_decay=[0, 0.1]),
+    "Adagrad": dict(lr=[0.01, 0.1], lr_decay=[0, 0.01], weight_decay=[0, 0.1], initial_accumulator_value=[0, 0.1]),
+    "RMSprop": dict(lr=[0.01], alpha=[0.99, 0.5], eps=[1e-8, 1e-3], weight_decay=[0, 0.1], momentum=[0, 0.5],
+                    centered=[False, True]),
+    "Adam": dict(lr=[0.01], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 1e-3], weight_decay=[0, 0.1],
+                 amsgrad=[False, True]),
+    "AdamW": dict(lr=[0.01], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0, 0.1], amsgrad=[False, True]),
+    "RAdam": dict(lr=[0.01], betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0, 0.1],
+                  decoupled_weight_decay=[False, True]),
+}  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_training_with_groups_missing_gradients_schedules_and_a_resume_follows_torch(data):
+    """Any optimizer and options, two parameter groups, a parameter that has no gradient on some
+    steps, a schedule, and a resume halfway through nn.save / nn.load: the run is PyTorch's."""
+    name = data.draw(st.sampled_from(sorted(OPTIONS)))
+    options = {key: data.draw(st.sampled_from(values)) for key, values in OPTIONS[name].items()}
+    if name == "SGD" and (options["momentum"] == 0 or options["dampening"] != 0):
+        options["nesterov"] = False
+    schedule = data.draw(st.sampled_from([None, ("StepLR", dict(step_size=3, gamma=0.5)),
+                                          ("CosineAnnealingLR", dict(T_max=10))]))  # fmt: skip
+    skips = data.draw(st.lists(st.booleans(), min_size=12, max_size=12))
+    resume_at = data.draw(st.integers(1, 10))
+    W = [np.random.default_rng(0).standard_normal((3, 2)), np.random.default_rng(1).standard_normal(4)]
+
+    def make(module, params):
+        opt = getattr(module.optim, name)([{"params": [params[0]]}, {"params": [params[1]], "lr": 0.003}], **options)
+        scheduler = None if schedule is None else getattr(module.optim.lr_scheduler, schedule[0])(opt, **schedule[1])
+        return opt, scheduler
+
+    ours = [Tensor(w.copy(), requires_grad=True) for w in W]
+    theirs = [torch.tensor(w.copy(), requires_grad=True) for w in W]
+    (opt, sched), (t_opt, t_sched) = make(tinygrad_edu, ours), make(torch, theirs)
+    for step, skip in enumerate(skips):
+        for o, (a, b) in ((opt, ours), (t_opt, theirs)):
+            o.zero_grad()
+            loss = (a**4).sum() - a.sum() + (0 if skip else (b * b * 0.5).sum() * a.sum())
+            loss.backward()
+            o.step()
+        for scheduler in (sched, t_sched):
+            if scheduler is not None:
+                scheduler.step()
+        if step == resume_at:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "state.npz"
+                nn.save({"opt": opt.state_dict(), "sched": sched.state_dict() if sched else {}}, path)
+                saved = nn.load(path)
+            opt, sched = make(tinygrad_edu, ours)
+            opt.load_state_dict(saved["opt"])
+            if sched is not None:
+                sched.load_state_dict(saved["sched"])
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name,options", [
