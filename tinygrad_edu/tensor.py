@@ -21,16 +21,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from tinygrad_edu import ops, tensor_xp
-from tinygrad_edu.engine import (
-    Function,
-    InPlace,
-    Tracing,
-    apply,
-    binary_operator,
-    is_grad_enabled,
-    sweep,
-    untraceable,
-)
+from tinygrad_edu.engine import Function, InPlace, Tracing, apply, binary_operator, is_grad_enabled, sweep, untraceable
 
 ArrayLike = Any  # anything np.asarray accepts, or a Tensor
 Rng = np.random.Generator | None
@@ -70,7 +61,7 @@ def default_rng() -> np.random.Generator:
 
 
 IN_PLACE_WITH_GRAD = (
-    "an in-place operation on a leaf tensor that requires grad would hide it from autograd; "
+    "an in-place operation on a tensor that requires grad would hide it from autograd; "
     "do it inside `with no_grad():` (as optimizers do) or use the out-of-place form (x = x + y)."
 )
 READ_OUTSIDE = "return the tensor from the function and read it after the call"
@@ -276,7 +267,7 @@ class Tensor:
 
     # -- in-place updates (tracked: a saved tensor modified in place is detected)
     def _in_place(self, new_data: np.ndarray) -> Tensor:
-        untraceable("an in-place tensor method (add_, copy_, fill_, x += y, …)", "use the out-of-place operation")
+        untraceable("an in-place tensor method (add_, copy_, fill_, …)", "use the out-of-place operation")
         if is_grad_enabled() and self._requires_grad:
             raise RuntimeError(IN_PLACE_WITH_GRAD)
         self._write(new_data)

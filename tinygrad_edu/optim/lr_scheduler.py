@@ -205,7 +205,9 @@ class LRScheduler:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("scheduler") != type(self).__name__:
             raise ValueError(f"this state_dict is from a {state.get('scheduler')}, not a {type(self).__name__}.")
-        base_lrs, last_lr = self._checked_lrs(state, "base_lrs"), self._checked_lrs(state, "last_lr")
+        base_lrs, last_lr = self._checked_lrs("base_lrs", state["base_lrs"]), state.get("last_lr")
+        if last_lr is not None:  # None: saved before schedulers chained
+            last_lr = self._checked_lrs("last_lr", last_lr)
         last_epoch = state["last_epoch"]
         if not isinstance(last_epoch, int) or isinstance(last_epoch, bool) or last_epoch < 0:
             raise ValueError(f"last_epoch {last_epoch!r} is not a step count (an integer of at least 0).")
@@ -213,15 +215,12 @@ class LRScheduler:
         self.schedules = [self.make_schedule(base, i) for i, base in enumerate(self.base_lrs)]
         self.last_epoch = last_epoch
         self._scheduled = self.lr_at(last_epoch)
-        self._last_lr = self._scheduled if last_lr is None else last_lr  # None: saved before chaining was
+        self._last_lr = self._scheduled if last_lr is None else last_lr
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
 
-    def _checked_lrs(self, state: dict[str, Any], key: str) -> list[float] | None:
-        """One finite learning rate per group, or None if the state has none under ``key``."""
-        lrs = state.get(key) if key == "last_lr" else state[key]
-        if lrs is None:
-            return None
+    def _checked_lrs(self, key: str, lrs: Any) -> list[float]:
+        """A saved list of learning rates, checked: one finite number per group."""
         groups = len(self.optimizer.param_groups)
         if not (
             isinstance(lrs, list)
