@@ -19,19 +19,16 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
-def _may_hold_members(value: Any) -> bool:
-    """A list, tuple or dict attribute that holds a Parameter or Module, or is empty (to be
-    filled with layers): parameters() looks inside it at every call."""
-    if not isinstance(value, (list, tuple, dict)):
-        return False
-    items = value.values() if isinstance(value, dict) else value
-    return not items or any(isinstance(item, (Parameter, Module)) for item in items)
-
-
 def _held(container: list | tuple | dict) -> list[tuple[Any, Parameter | Module]]:
     """(index or key, item) for the Parameters and Modules a list, tuple or dict holds."""
     items = container.items() if isinstance(container, dict) else enumerate(container)
     return [(key, item) for key, item in items if isinstance(item, (Parameter, Module))]
+
+
+def _may_hold_members(value: Any) -> bool:
+    """A list, tuple or dict attribute that holds a Parameter or Module, or is empty (to be
+    filled with layers): parameters() looks inside it at every call."""
+    return isinstance(value, (list, tuple, dict)) and (not value or bool(_held(value)))
 
 
 class Module:
@@ -70,15 +67,18 @@ class Module:
 
     # -- traversal ----------------------------------------------------------
     def _named_members(self) -> list[tuple[str, Parameter | Module]]:
-        """The Parameters and Modules set as attributes, in that order, with what a list, tuple
-        or dict attribute holds in its place ("layers.0", "heads.key")."""
-        members = []
-        for name, value in self._members.items():
-            if isinstance(value, (Parameter, Module)):
-                members.append((name, value))
+        """The Parameters set as attributes; then the Modules set as attributes and what list, tuple
+        and dict attributes hold ("layers.0", "heads.key"), in the order set: PyTorch's order, where
+        a module's own parameters come first and a list of parameters would be a ParameterList."""
+        own, inside = [], []
+        for name, member in self._members.items():
+            if isinstance(member, Parameter):
+                own.append((name, member))
+            elif isinstance(member, Module):
+                inside.append((name, member))
             else:
-                members += [(f"{name}.{key}", item) for key, item in _held(value)]
-        return members
+                inside += [(f"{name}.{key}", item) for key, item in _held(member)]
+        return own + inside
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The modules directly inside this one."""
@@ -91,8 +91,7 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """Every parameter once: the module's own, then those of its other members in the order
-        they were set (PyTorch's order, where a list of parameters would be a ParameterList)."""
+        """Every parameter once, in _named_members' order, depth first."""
         return iter(self._parameters_below("", set()))
 
     def parameters(self) -> list[Parameter]:
@@ -100,16 +99,8 @@ class Module:
         return [p for _, p in self._parameters_below("", set())]
 
     def _parameters_below(self, prefix: str, seen: set[int]) -> list[tuple[str, Parameter]]:
-        own, inside = [], []  # the module's parameters; then its modules and lists, in the order set
-        for name, member in self._members.items():
-            if isinstance(member, Parameter):
-                own.append((name, member))
-            elif isinstance(member, Module):
-                inside.append((name, member))
-            else:
-                inside += [(f"{name}.{key}", item) for key, item in _held(member)]
         found = []
-        for name, member in own + inside:
+        for name, member in self._named_members():
             if isinstance(member, Module):
                 found += member._parameters_below(f"{prefix}{name}.", seen)
             elif id(member) not in seen:
