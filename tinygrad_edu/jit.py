@@ -181,9 +181,7 @@ class Tape:
                 "(parameters), not to its arguments: a replay could not hand them to a later call's tensor. "
                 "Pass arrays, or take the argument's gradient outside the jitted function."
             )
-        given = self.argument(g)
-        reads = (given[1],) if given[0] == "b" else ()
-        self.lines.append(Line(hand_gradient, "hand_gradient", (("t", t), given), reads=reads))
+        self._call_on(hand_gradient, t, self.argument(g))
         return g.data
 
     def call(self, method: Callable[[], Any]) -> None:
@@ -207,9 +205,7 @@ class Tape:
 
     def assign_gradient(self, t: Tensor, g: Tensor | None) -> None:
         """Record ``t.grad = g`` (``module.zero_grad()`` sets None), to replay in its place."""
-        given = ("c", None) if g is None else self.argument(g)
-        reads = (given[1],) if given[0] == "b" else ()
-        self.lines.append(Line(assign_gradient, "assign_gradient", (("t", t), given), reads=reads))
+        self._call_on(assign_gradient, t, ("c", None) if g is None else self.argument(g))
 
     def write(self, t: Tensor, value: np.ndarray) -> None:
         """Record ``t ∘= y`` in place: on a tensor read from outside, as a hand-written SGD step
@@ -219,9 +215,12 @@ class Tape:
                 "x += y (or -=, *=, /=) in place inside a jitted function works on tensors read from outside "
                 "(parameters); on an argument or a tensor the function makes, write x = x + y."
             )
-        given = self.argument(value)
+        self._call_on(write_into, t, self.argument(value))
+
+    def _call_on(self, call: Callable[[Tensor, Any], None], t: Tensor, given: Argument) -> None:
+        """A line ``call(t, value)`` that changes tensor t (its gradient, its data)."""
         reads = (given[1],) if given[0] == "b" else ()
-        self.lines.append(Line(write_into, "write_into", (("t", t), given), reads=reads))
+        self.lines.append(Line(call, call.__name__, (("t", t), given), reads=reads))
 
     def outputs(self, returned: Any) -> Any:
         """The returned structure with an Argument in place of each Tensor."""

@@ -307,11 +307,12 @@ class Tensor:
         that every reference sees, not a copy bound to the name p.  Where a graph is recorded it is
         x = x ∘ y (PyTorch rewrites x's node in place; here nodes point at tensors, so x becomes a new
         tensor), and on a leaf that requires grad it is refused, as in PyTorch."""
-        if is_grad_enabled() and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
-            if self._requires_grad and self._node is None:
-                raise RuntimeError(IN_PLACE_WITH_GRAD)
-            return apply(op, self, other)
-        result = apply(op, self, other).data  # recorded by a jit's trace, as every op
+        if self._requires_grad and self._node is None and is_grad_enabled():
+            raise RuntimeError(IN_PLACE_WITH_GRAD)
+        out = apply(op, self, other)  # recorded by a jit's trace, as every op
+        if out._node is not None:  # a graph is recorded
+            return out
+        result = out.data
         if result.shape != self.shape or not np.can_cast(result.dtype, self.dtype, "same_kind"):
             raise ValueError(
                 f"x {symbol}= y changes x in place, so the result must keep x's shape {self.shape} and dtype "
