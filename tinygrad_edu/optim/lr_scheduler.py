@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinygrad_edu.engine import Tracing
-from tinygrad_edu.optim.optimizers import Optimizer
+from tinygrad_edu.optim.optimizers import Optimizer, is_finite_number
 
 Schedule = Callable[[int], float]
 
@@ -222,11 +222,7 @@ class LRScheduler:
     def _checked_lrs(self, key: str, lrs: Any) -> list[float]:
         """A saved list of learning rates, checked: one finite number per group."""
         groups = len(self.optimizer.param_groups)
-        if not (
-            isinstance(lrs, list)
-            and len(lrs) == groups
-            and all(isinstance(lr, numbers.Real) and not isinstance(lr, bool) and math.isfinite(lr) for lr in lrs)
-        ):
+        if not (isinstance(lrs, list) and len(lrs) == groups and all(is_finite_number(lr) for lr in lrs)):
             raise ValueError(f"{key} {lrs!r} are not {groups} finite numbers, one per group.")
         return list(lrs)
 

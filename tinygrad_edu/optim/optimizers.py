@@ -37,11 +37,16 @@ bias-corrected), the per-parameter scale (None where the method has none: σ = 1
 A plain tuple: a NamedTuple would cost ~2 µs per step of a small network."""
 
 
+def is_finite_number(v: Any) -> bool:
+    """A real number (a bool is not one here) that is neither nan nor infinite."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _check_hyperparameters(values: dict[str, Any]) -> None:
     for name in ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay", "initial_accumulator_value"):
         if name in values:
             v = values[name]
-            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            if not is_finite_number(v) or v < 0:
                 raise ValueError(f"Invalid {name}: {v!r}; it must be a finite number >= 0.")
             values[name] = float(v) if isinstance(v, np.floating) else v  # np.float32(0.1) is a number too
     if "alpha" in values and not 0.0 <= values["alpha"] <= 1.0:
@@ -181,7 +186,7 @@ def _check_state(key: str, value: Any, index: int, shape: tuple[int, ...]) -> No
                 f"state '{key}' of parameter {index} is a {value.dtype} array of shape {value.shape}, "
                 f"but the parameter is a float array of shape {shape}."
             )
-    elif not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+    elif not is_finite_number(value):
         raise ValueError(f"state '{key}' of parameter {index} is {value!r}, not an array or a finite number.")
 
 
